@@ -1,0 +1,228 @@
+//! The conference service: bookings. `POST /conferences` pays synchronously through pay,
+//! then the saga continues over Kafka (Paid → Assigned → `ASSIGNED`).
+
+pub mod domain;
+pub mod pay_client;
+pub mod store;
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use hifive_common::{
+    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
+    Policy, PolicyError, RequestId, Server,
+    config::{env_millis, env_or, env_parse},
+    http::{Readiness, health_routes, path_id},
+};
+use shared_events::{Envelope, Event};
+
+use crate::pay_client::PayClient;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `PAY_URL`: base URL of the pay service (default http://127.0.0.1:8082).
+    pub pay_url: String,
+    /// `PAY_TIMEOUT_MS`: how long a booking waits for pay (default 2000).
+    pub pay_timeout: Duration,
+    /// `PAY_RETRY_AFTER_SECS`: the `Retry-After` sent when pay is unavailable (default 5).
+    pub retry_after_secs: u64,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            common: CommonConfig::from_env("conference", 8081)?,
+            pay_url: env_or("PAY_URL", "http://127.0.0.1:8082"),
+            pay_timeout: env_millis("PAY_TIMEOUT_MS", 2000)?,
+            retry_after_secs: env_parse("PAY_RETRY_AFTER_SECS", 5)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    db: Db,
+    outbox: Outbox,
+    pay: PayClient,
+    retry_after_secs: u64,
+}
+
+pub struct App {
+    server: Server,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
+        let mut server = Server::bind(&config.common).await?;
+        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
+        let consumer = server.start_consumer(
+            &config.common.kafka,
+            db.clone(),
+            outbox.clone(),
+            BookingPolicy,
+        );
+        let state = AppState {
+            db: db.clone(),
+            outbox,
+            pay: PayClient::new(&config.pay_url, config.pay_timeout)?,
+            retry_after_secs: config.retry_after_secs,
+        };
+        let routes = Router::new()
+            .route("/conferences", get(list).post(apply))
+            .route("/conferences/{id}", get(read).delete(cancel))
+            .with_state(state)
+            .merge(health_routes(Readiness {
+                db: Some(db),
+                consumer: Some(consumer),
+            }));
+        server.routes(routes);
+        Ok(Self { server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.server.run().await
+    }
+}
+
+fn created(base: &BaseUrl, booking: &store::Booking) -> Response {
+    let path = format!("/conferences/{}", booking.conference_id);
+    let location = format!("{}{path}", base.0);
+    let body = base.with_self_link(booking.to_json(), &path);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// `POST /conferences`: create the booking, pay for it synchronously, answer 201 `PAID`.
+async fn apply(
+    State(app): State<AppState>,
+    RequestId(request_id): RequestId,
+    base: BaseUrl,
+    body: JsonObject,
+) -> Result<Response, AppError> {
+    let room_number = body.id("roomNumber")?;
+    let id = store::create(&app.db, room_number, &request_id).await?;
+    tracing::Span::current().record("conference_id", id);
+    tracing::info!(conference_id = id, room_number, "booking created; paying");
+    match app.pay.pay(id, room_number, &request_id).await {
+        Ok(pay_id) => {
+            let booking =
+                store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id).await?;
+            tracing::info!(
+                conference_id = id,
+                pay_id,
+                status = booking.status.as_str(),
+                "booking paid"
+            );
+            Ok(created(&base, &booking))
+        }
+        Err(e) => {
+            let refund = e.may_have_charged();
+            match store::record_pay_failure(&app.db, &app.outbox, id, refund, &request_id).await? {
+                Some(booking) => Ok(created(&base, &booking)),
+                None => {
+                    tracing::warn!(conference_id = id, error = %e, refund, "payment failed; booking FAILED");
+                    Err(AppError::unavailable(
+                        "payment_unavailable",
+                        format!(
+                            "payment could not be made, so conference {id} was not booked: {e}; retry later"
+                        ),
+                        app.retry_after_secs,
+                    ))
+                }
+            }
+        }
+    }
+}
+
+async fn list(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let (bookings, total) = store::list(&app.db, page.size, page.offset()).await?;
+    let items = bookings
+        .iter()
+        .map(|b| base.with_self_link(b.to_json(), &format!("/conferences/{}", b.conference_id)))
+        .collect();
+    Ok(Json(page.collection(
+        &base,
+        "/conferences",
+        "conferences",
+        items,
+        total,
+    )))
+}
+
+async fn read(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = path_id(&raw, "conference id")?;
+    let mut conn = app.db.acquire().await?;
+    let booking = store::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("conference {id} does not exist")))?;
+    Ok(Json(base.with_self_link(
+        booking.to_json(),
+        &format!("/conferences/{id}"),
+    )))
+}
+
+/// `DELETE /conferences/{id}`: 204; the booking stays readable as `CANCELED`.
+async fn cancel(
+    State(app): State<AppState>,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = path_id(&raw, "conference id")?;
+    tracing::Span::current().record("conference_id", id);
+    store::cancel(&app.db, &app.outbox, id, &request_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Conference follows the room service's verdict on each booking.
+pub struct BookingPolicy;
+
+impl Policy for BookingPolicy {
+    fn handles(&self, event: &Event) -> bool {
+        matches!(event, Event::Assigned(_) | Event::AssignRejected(_))
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut DbConn,
+        envelope: &Envelope,
+        _ctx: &EventContext,
+    ) -> Result<(), PolicyError> {
+        match &envelope.event {
+            Event::Assigned(e) => {
+                store::follow_event(tx, e.conference_id, e.pay_id, domain::on_assigned).await?
+            }
+            Event::AssignRejected(e) => {
+                store::follow_event(tx, e.conference_id, e.pay_id, domain::on_assign_rejected)
+                    .await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

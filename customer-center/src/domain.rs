@@ -1,0 +1,133 @@
+//! The view's rules, without I/O: what a room looks like after an event, and what to tell
+//! people about it.
+
+use shared_events::{Event, room_status};
+
+/// A room as customer-center shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    pub room_number: i64,
+    pub room_status: &'static str,
+    pub used_count: i64,
+    pub conference_id: Option<i64>,
+    pub pay_id: Option<i64>,
+}
+
+/// A notification to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub room_number: i64,
+    pub conference_id: i64,
+    pub message: String,
+}
+
+/// How an event changes the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new room: add it unless it is known already.
+    Register(RoomState),
+    /// The room service's new state of a room, with a notification.
+    Update(RoomState, Notice),
+}
+
+pub fn on_event(event: &Event) -> Option<Change> {
+    match event {
+        Event::RoomRegistered(e) => Some(Change::Register(RoomState {
+            room_number: e.room_number,
+            room_status: room_status::EMPTY,
+            used_count: e.used_count,
+            conference_id: None,
+            pay_id: None,
+        })),
+        Event::Assigned(e) => Some(Change::Update(
+            RoomState {
+                room_number: e.room_number,
+                room_status: room_status::FULL,
+                used_count: e.used_count,
+                conference_id: Some(e.conference_id),
+                pay_id: Some(e.pay_id),
+            },
+            Notice {
+                kind: "ASSIGNED",
+                room_number: e.room_number,
+                conference_id: e.conference_id,
+                message: format!(
+                    "Room {} is assigned to conference {}.",
+                    e.room_number, e.conference_id
+                ),
+            },
+        )),
+        Event::CancelAssigned(e) => Some(Change::Update(
+            RoomState {
+                room_number: e.room_number,
+                room_status: room_status::EMPTY,
+                used_count: e.used_count,
+                conference_id: None,
+                pay_id: None,
+            },
+            Notice {
+                kind: "RELEASED",
+                room_number: e.room_number,
+                conference_id: e.conference_id,
+                message: format!(
+                    "Room {} is released by conference {}.",
+                    e.room_number, e.conference_id
+                ),
+            },
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared_events::{Assigned, CancelAssigned, Paid};
+
+    #[test]
+    fn assignment_fills_the_room_and_notifies() {
+        let e = Event::Assigned(Assigned {
+            room_number: 3,
+            room_status: "ASSIGNED".into(),
+            conference_id: 9,
+            pay_id: 90,
+            used_count: 2,
+        });
+        let Some(Change::Update(state, notice)) = on_event(&e) else {
+            panic!()
+        };
+        assert_eq!(state.room_status, "FULL");
+        assert_eq!(state.used_count, 2);
+        assert_eq!(state.conference_id, Some(9));
+        assert_eq!(notice.kind, "ASSIGNED");
+    }
+
+    #[test]
+    fn release_empties_the_room_and_notifies() {
+        let e = Event::CancelAssigned(CancelAssigned {
+            room_number: 3,
+            room_status: "CANCELED".into(),
+            conference_id: 9,
+            pay_id: 90,
+            used_count: 1,
+        });
+        let Some(Change::Update(state, notice)) = on_event(&e) else {
+            panic!()
+        };
+        assert_eq!(state.room_status, "EMPTY");
+        assert_eq!(state.conference_id, None);
+        assert_eq!(notice.kind, "RELEASED");
+    }
+
+    #[test]
+    fn payments_do_not_change_the_view() {
+        let e = Event::Paid(Paid {
+            pay_id: 1,
+            pay_status: "PAID".into(),
+            conference_id: 1,
+            room_number: 1,
+        });
+        assert_eq!(on_event(&e), None);
+    }
+}

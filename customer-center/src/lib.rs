@@ -1,0 +1,231 @@
+//! The customer-center service: the room-state view (CQRS) and notifications, both built
+//! from events, readable whatever the other services are doing.
+
+pub mod domain;
+pub mod store;
+
+use std::{collections::HashMap, convert::Infallible, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+    routing::get,
+};
+use futures::Stream;
+use hifive_common::{
+    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, PageParams, Policy, PolicyError,
+    Server,
+    http::{Readiness, health_routes, path_id, query_id},
+};
+use serde_json::Value;
+use shared_events::{Envelope, Event};
+
+use crate::store::StateFilter;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            common: CommonConfig::from_env("customer-center", 8084)?,
+        })
+    }
+}
+
+pub struct App {
+    server: Server,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
+        let mut server = Server::bind(&config.common).await?;
+        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
+        let consumer = server.start_consumer(&config.common.kafka, db.clone(), outbox, ViewPolicy);
+        let routes = Router::new()
+            .route("/roomStates", get(states))
+            .route(
+                "/roomStates/search/findByRoomNumber",
+                get(find_by_room_number),
+            )
+            .route(
+                "/roomStates/search/findByConferenceId",
+                get(find_by_conference_id),
+            )
+            .route("/roomStates/{number}", get(state))
+            .route("/notifications", get(notifications))
+            .route("/notifications/stream", get(stream))
+            .with_state(db.clone())
+            .merge(health_routes(Readiness {
+                db: Some(db),
+                consumer: Some(consumer),
+            }));
+        server.routes(routes);
+        Ok(Self { server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.server.run().await
+    }
+}
+
+fn with_links(base: &BaseUrl, items: Vec<Value>) -> Vec<Value> {
+    items
+        .into_iter()
+        .map(|v| {
+            let path = format!("/roomStates/{}", v["roomNumber"]);
+            base.with_self_link(v, &path)
+        })
+        .collect()
+}
+
+async fn list_states(
+    db: &Db,
+    base: &BaseUrl,
+    page: PageParams,
+    filter: StateFilter,
+    path: &str,
+) -> Result<Json<Value>, AppError> {
+    let (items, total) = store::states(db, filter, page.size, page.offset()).await?;
+    Ok(Json(page.collection(
+        base,
+        path,
+        "roomStates",
+        with_links(base, items),
+        total,
+    )))
+}
+
+async fn states(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    list_states(&db, &base, page, StateFilter::All, "/roomStates").await
+}
+
+async fn find_by_room_number(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    let number = query_id(&params, "roomNumber")?;
+    list_states(
+        &db,
+        &base,
+        page,
+        StateFilter::Room(number),
+        "/roomStates/search/findByRoomNumber",
+    )
+    .await
+}
+
+async fn find_by_conference_id(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    let id = query_id(&params, "conferenceId")?;
+    list_states(
+        &db,
+        &base,
+        page,
+        StateFilter::Conference(id),
+        "/roomStates/search/findByConferenceId",
+    )
+    .await
+}
+
+async fn state(
+    State(db): State<Db>,
+    base: BaseUrl,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let number = path_id(&raw, "room number")?;
+    let (items, _) = store::states(&db, StateFilter::Room(number), 1, 0).await?;
+    with_links(&base, items)
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("no state for room {number}")))
+}
+
+async fn notifications(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    let (items, total) = store::notifications(&db, page.size, page.offset()).await?;
+    Ok(Json(page.collection(
+        &base,
+        "/notifications",
+        "notifications",
+        items,
+        total,
+    )))
+}
+
+/// `GET /notifications/stream`: Server-Sent Events, one `notification` event per new
+/// notification from the moment of connection.
+async fn stream(
+    State(db): State<Db>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let start = store::last_notification_id(&db).await?;
+    let events = futures::stream::unfold(
+        (db, start, Vec::<(i64, Value)>::new()),
+        |(db, mut last, mut queue)| async move {
+            loop {
+                if !queue.is_empty() {
+                    let (id, value) = queue.remove(0);
+                    let event = SseEvent::default()
+                        .event("notification")
+                        .id(id.to_string())
+                        .data(value.to_string());
+                    return Some((Ok(event), (db, last, queue)));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if let Ok(fresh) = store::notifications_after(&db, last).await {
+                    if let Some((id, _)) = fresh.last() {
+                        last = *id;
+                    }
+                    queue = fresh;
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// customer-center keeps the view equal to the room service's state and notifies on
+/// every assignment and release.
+pub struct ViewPolicy;
+
+impl Policy for ViewPolicy {
+    fn handles(&self, event: &Event) -> bool {
+        domain::on_event(event).is_some()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut DbConn,
+        envelope: &Envelope,
+        _ctx: &EventContext,
+    ) -> Result<(), PolicyError> {
+        if let Some(change) = domain::on_event(&envelope.event) {
+            store::apply(tx, change).await?;
+        }
+        Ok(())
+    }
+}

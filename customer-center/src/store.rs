@@ -1,0 +1,176 @@
+//! The view tables: room states and notifications.
+
+use hifive_common::{DbConn, db::now};
+use serde_json::{Value, json};
+use sqlx::{AnyPool, Row, any::AnyRow};
+
+use crate::domain::{Change, Notice, RoomState};
+
+const STATE_COLUMNS: &str =
+    "room_number, room_status, used_count, conference_id, pay_id, updated_at";
+
+pub fn state_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
+    Ok(json!({
+        "roomNumber": row.try_get::<i64, _>("room_number")?,
+        "roomStatus": row.try_get::<String, _>("room_status")?,
+        "usedCount": row.try_get::<i64, _>("used_count")?,
+        "conferenceId": row.try_get::<Option<i64>, _>("conference_id")?,
+        "payId": row.try_get::<Option<i64>, _>("pay_id")?,
+        "updatedAt": row.try_get::<String, _>("updated_at")?,
+    }))
+}
+
+pub fn notification_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
+    Ok(json!({
+        "notificationId": row.try_get::<i64, _>("notification_id")?,
+        "kind": row.try_get::<String, _>("kind")?,
+        "roomNumber": row.try_get::<i64, _>("room_number")?,
+        "conferenceId": row.try_get::<i64, _>("conference_id")?,
+        "message": row.try_get::<String, _>("message")?,
+        "createdAt": row.try_get::<String, _>("created_at")?,
+    }))
+}
+
+/// Which room states to list.
+pub enum StateFilter {
+    All,
+    Room(i64),
+    Conference(i64),
+}
+
+pub async fn states(
+    db: &AnyPool,
+    filter: StateFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), sqlx::Error> {
+    let (clause, arg) = match filter {
+        StateFilter::All => ("", None),
+        StateFilter::Room(n) => ("WHERE room_number = $3", Some(n)),
+        StateFilter::Conference(id) => ("WHERE conference_id = $3", Some(id)),
+    };
+    let select = format!(
+        "SELECT {STATE_COLUMNS} FROM room_state {clause} ORDER BY room_number LIMIT $1 OFFSET $2"
+    );
+    let count = format!(
+        "SELECT COUNT(*) AS n FROM room_state {}",
+        clause.replace("$3", "$1")
+    );
+    let mut rows = sqlx::query(&select).bind(limit).bind(offset);
+    let mut total = sqlx::query(&count);
+    if let Some(a) = arg {
+        rows = rows.bind(a);
+        total = total.bind(a);
+    }
+    let rows = rows.fetch_all(db).await?;
+    let total: i64 = total.fetch_one(db).await?.try_get("n")?;
+    Ok((
+        rows.iter().map(state_json).collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+pub async fn notifications(
+    db: &AnyPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT notification_id, kind, room_number, conference_id, message, created_at FROM notification
+         ORDER BY notification_id DESC LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM notification")
+        .fetch_one(db)
+        .await?
+        .try_get("n")?;
+    Ok((
+        rows.iter()
+            .map(notification_json)
+            .collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+/// Notifications newer than `after`, oldest first (for the live stream).
+pub async fn notifications_after(
+    db: &AnyPool,
+    after: i64,
+) -> Result<Vec<(i64, Value)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT notification_id, kind, room_number, conference_id, message, created_at FROM notification
+         WHERE notification_id > $1 ORDER BY notification_id LIMIT 100",
+    )
+    .bind(after)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("notification_id")?, notification_json(r)?)))
+        .collect()
+}
+
+pub async fn last_notification_id(db: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COALESCE(MAX(notification_id), 0) AS n FROM notification")
+        .fetch_one(db)
+        .await?
+        .try_get("n")
+}
+
+pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error> {
+    match change {
+        Change::Register(state) => {
+            upsert(conn, &state, "DO NOTHING").await?;
+        }
+        Change::Update(state, notice) => {
+            upsert(
+                conn,
+                &state,
+                "DO UPDATE SET room_status = excluded.room_status, used_count = excluded.used_count,
+                 conference_id = excluded.conference_id, pay_id = excluded.pay_id, updated_at = excluded.updated_at",
+            )
+            .await?;
+            notify(conn, &notice).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn upsert(conn: &mut DbConn, s: &RoomState, on_conflict: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO room_state (room_number, room_status, used_count, conference_id, pay_id, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_number) {on_conflict}"
+    ))
+    .bind(s.room_number)
+    .bind(s.room_status)
+    .bind(s.used_count)
+    .bind(s.conference_id)
+    .bind(s.pay_id)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn notify(conn: &mut DbConn, n: &Notice) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO notification (kind, room_number, conference_id, message, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(n.kind)
+    .bind(n.room_number)
+    .bind(n.conference_id)
+    .bind(&n.message)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    tracing::info!(
+        conference_id = n.conference_id,
+        room_number = n.room_number,
+        kind = n.kind,
+        "notification sent"
+    );
+    Ok(())
+}

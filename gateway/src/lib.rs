@@ -1,0 +1,145 @@
+//! The gateway: one entry point that routes by path to the services (as the original's
+//! Spring Cloud Gateway did), with CORS open, the correlation id set for every request, and
+//! JSON answers when a service cannot be reached.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use axum_reverse_proxy::{ProxyError, ProxyPolicy, ReverseProxy};
+use hifive_common::{
+    AppError, CommonConfig, Server,
+    config::{env_millis, env_or},
+    http::{Readiness, health_routes},
+};
+use tower_http::cors::CorsLayer;
+
+/// Where one path prefix goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub prefix: &'static str,
+    pub service: &'static str,
+    pub upstream: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub routes: Vec<Route>,
+    /// `UPSTREAM_TIMEOUT_MS`: how long to wait for a service's answer (default 30000).
+    pub upstream_timeout: Duration,
+}
+
+impl Config {
+    /// `CONFERENCE_URL`, `PAY_URL`, `ROOM_URL`, `CUSTOMER_CENTER_URL` (local ports by default).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let conference = env_or("CONFERENCE_URL", "http://127.0.0.1:8081");
+        let pay = env_or("PAY_URL", "http://127.0.0.1:8082");
+        let room = env_or("ROOM_URL", "http://127.0.0.1:8083");
+        let customer_center = env_or("CUSTOMER_CENTER_URL", "http://127.0.0.1:8084");
+        Ok(Self {
+            common: CommonConfig::from_env("gateway", 8088)?,
+            routes: routes(&conference, &pay, &room, &customer_center),
+            upstream_timeout: env_millis("UPSTREAM_TIMEOUT_MS", 30_000)?,
+        })
+    }
+}
+
+/// The route table of SPEC.md.
+pub fn routes(conference: &str, pay: &str, room: &str, customer_center: &str) -> Vec<Route> {
+    let route = |prefix, service, upstream: &str| Route {
+        prefix,
+        service,
+        upstream: upstream.trim_end_matches('/').to_owned(),
+    };
+    vec![
+        route("/conferences", "conference", conference),
+        route("/pays", "pay", pay),
+        route("/rooms", "room", room),
+        route("/roomStates", "customer-center", customer_center),
+        route("/notifications", "customer-center", customer_center),
+    ]
+}
+
+pub struct App {
+    server: Server,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let mut server = Server::bind(&config.common).await?;
+        let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
+        let mut router = Router::new();
+        for route in &config.routes {
+            let target = format!("{}{}", route.upstream, route.prefix);
+            let proxy =
+                ReverseProxy::new(route.prefix, target.as_str()).with_policy(policy.clone());
+            let service = route.service;
+            let proxied: Router = Router::from(proxy).layer(axum::middleware::map_response(
+                move |response: Response| async move { explain_failure(service, response) },
+            ));
+            router = router.merge(proxied);
+        }
+        let router = router
+            .merge(health_routes(Readiness::default()))
+            .layer(CorsLayer::very_permissive());
+        server.routes(router);
+        tracing::info!(routes = ?config.routes, "gateway routes");
+        Ok(Self { server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.server.run().await
+    }
+}
+
+/// A service that could not be reached or did not answer in time gets a JSON error instead
+/// of the proxy's plain-text one; answers from the service pass through untouched.
+fn explain_failure(service: &'static str, response: Response) -> Response {
+    let Some(failure) = response.extensions().get::<ProxyError>() else {
+        return response;
+    };
+    tracing::warn!(service, error = ?failure, "upstream failed");
+    let error = if response.status() == StatusCode::GATEWAY_TIMEOUT {
+        AppError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!("the {service} service did not answer in time"),
+        )
+    } else {
+        AppError::unavailable(
+            "upstream_unavailable",
+            format!("the {service} service is unreachable; retry shortly"),
+            2,
+        )
+    };
+    error.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_of_the_spec_has_a_route() {
+        let table = routes("http://c/", "http://p", "http://r", "http://cc");
+        let find = |p: &str| {
+            table
+                .iter()
+                .find(|r| r.prefix == p)
+                .map(|r| r.upstream.as_str())
+        };
+        assert_eq!(find("/conferences"), Some("http://c"));
+        assert_eq!(find("/pays"), Some("http://p"));
+        assert_eq!(find("/rooms"), Some("http://r"));
+        assert_eq!(find("/roomStates"), Some("http://cc"));
+        assert_eq!(find("/notifications"), Some("http://cc"));
+    }
+}

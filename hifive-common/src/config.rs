@@ -1,0 +1,86 @@
+//! Configuration from environment variables, with local defaults (12-factor).
+
+use std::{net::IpAddr, str::FromStr, time::Duration};
+
+use anyhow::Context;
+
+/// Reads `name`, or `default` when it is unset or empty.
+pub fn env_or(name: &str, default: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().to_owned(),
+        _ => default.to_owned(),
+    }
+}
+
+/// Reads and parses `name`, or `default` when it is unset or empty.
+pub fn env_parse<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+        _ => Ok(default),
+    }
+}
+
+/// Reads a duration given in milliseconds.
+pub fn env_millis(name: &str, default_ms: u64) -> anyhow::Result<Duration> {
+    Ok(Duration::from_millis(env_parse(name, default_ms)?))
+}
+
+/// Settings every service reads the same way.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// The service's name, used for its consumer group and its default database file.
+    pub service: &'static str,
+    /// `HOST`: address to listen on (default 127.0.0.1; containers set 0.0.0.0).
+    pub host: IpAddr,
+    /// `PORT`: port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// `DATABASE_URL`: default `sqlite://$DATA_DIR/<service>.db`.
+    pub database_url: String,
+    pub kafka: KafkaConfig,
+}
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `KAFKA_BROKERS`: bootstrap servers (default 127.0.0.1:9092).
+    pub brokers: String,
+    /// `KAFKA_TOPIC`: the event topic (default `hifive`).
+    pub topic: String,
+    /// `KAFKA_PARTITIONS`: partitions when the service creates the topic (default 3).
+    pub partitions: i32,
+    /// `KAFKA_REPLICATION`: replication factor when the service creates the topic (default 1).
+    pub replication: i32,
+    /// `KAFKA_GROUP`: consumer group (default: the service's name).
+    pub group: String,
+}
+
+impl CommonConfig {
+    /// Reads the common settings for `service`, whose local port is `default_port`.
+    pub fn from_env(service: &'static str, default_port: u16) -> anyhow::Result<Self> {
+        let data_dir = env_or("DATA_DIR", "data");
+        let database_url = env_or(
+            "DATABASE_URL",
+            &format!("sqlite://{data_dir}/{service}.db?mode=rwc"),
+        );
+        Ok(Self {
+            service,
+            host: env_parse("HOST", IpAddr::from([127, 0, 0, 1])).context("HOST")?,
+            port: env_parse("PORT", default_port)?,
+            database_url,
+            kafka: KafkaConfig {
+                brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092"),
+                topic: env_or("KAFKA_TOPIC", shared_events::DEFAULT_TOPIC),
+                partitions: env_parse("KAFKA_PARTITIONS", 3)?,
+                replication: env_parse("KAFKA_REPLICATION", 1)?,
+                group: env_or("KAFKA_GROUP", service),
+            },
+        })
+    }
+}

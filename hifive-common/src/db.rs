@@ -1,0 +1,149 @@
+//! Database pool, migrations and the plumbing tables (outbox, processed events).
+//!
+//! Services talk SQL through `sqlx::Any`, so the same queries (with `$1` placeholders) run
+//! on SQLite, the embedded default, and on Postgres.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use sqlx::{any::AnyPoolOptions, migrate::Migrator};
+
+pub type Db = sqlx::AnyPool;
+pub type DbConn = sqlx::AnyConnection;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// Opens the pool, applies the service's migrations and creates the plumbing tables.
+pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of(url)?;
+    if backend == Backend::Sqlite {
+        ensure_sqlite_dir(url)?;
+    }
+    // SQLite serialises writers anyway; one connection avoids SQLITE_BUSY on lock upgrades
+    // and keeps every transaction strictly ordered.
+    let max = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => crate::config::env_parse("DATABASE_MAX_CONNECTIONS", 10)?,
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(url)))?;
+    migrator
+        .run(&pool)
+        .await
+        .context("database migrations failed")?;
+    for statement in plumbing_tables(backend) {
+        sqlx::query(statement).execute(&pool).await?;
+    }
+    Ok(pool)
+}
+
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn plumbing_tables(backend: Backend) -> [&'static str; 2] {
+    let outbox = match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id TEXT NOT NULL UNIQUE,
+                event_type TEXT NOT NULL,
+                msg_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                request_id TEXT,
+                created_at TEXT NOT NULL)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE IF NOT EXISTS outbox (
+                id BIGSERIAL PRIMARY KEY,
+                event_id TEXT NOT NULL UNIQUE,
+                event_type TEXT NOT NULL,
+                msg_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                request_id TEXT,
+                created_at TEXT NOT NULL)"
+        }
+    };
+    [
+        outbox,
+        "CREATE TABLE IF NOT EXISTS processed_event (
+            event_id TEXT PRIMARY KEY,
+            event_type TEXT NOT NULL,
+            processed_at TEXT NOT NULL)",
+    ]
+}
+
+/// Now, as stored in timestamp columns (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Cheap liveness check of the pool.
+pub async fn ping(db: &Db) -> bool {
+    sqlx::query("SELECT 1").execute(db).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_url() {
+        assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::of("mysql://h").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

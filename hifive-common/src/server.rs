@@ -1,0 +1,149 @@
+//! Running a service: bind, serve until SIGTERM/Ctrl-C, then stop background tasks (outbox
+//! relay flush, consumer leaves its group) before exiting.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{CommonConfig, KafkaConfig},
+    consumer::{self, ConsumerStatus, Policy},
+    db::Db,
+    kafka,
+    outbox::Outbox,
+};
+
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks a free port).
+    pub async fn bind(config: &CommonConfig) -> anyhow::Result<Self> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        Ok(Self {
+            listener,
+            router: Router::new(),
+            shutdown: CancellationToken::new(),
+            tasks: JoinSet::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Cancelled when the service stops.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Sets the routes (the request-id, tracing and JSON-404 layers are added here).
+    pub fn routes(&mut self, router: Router) {
+        self.router = crate::http::layers(router);
+    }
+
+    /// Starts the outbox relay; returns the handle to enqueue and wake it.
+    pub fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db) -> anyhow::Result<Outbox> {
+        let outbox = Outbox::default();
+        let producer = kafka::producer(kafka_config)?;
+        let relay = outbox.clone();
+        let topic = kafka_config.topic.clone();
+        let config = kafka_config.clone();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            // The relay starts only once the topic exists; until then events wait in the outbox.
+            if kafka::ensure_topic(&config, &shutdown).await {
+                relay.relay(db, producer, topic, shutdown).await;
+            }
+        });
+        Ok(outbox)
+    }
+
+    /// Starts the consumer loop for `policy`.
+    pub fn start_consumer<P: Policy>(
+        &mut self,
+        kafka_config: &KafkaConfig,
+        db: Db,
+        outbox: Outbox,
+        policy: P,
+    ) -> Arc<ConsumerStatus> {
+        let status = Arc::new(ConsumerStatus::default());
+        let config = kafka_config.clone();
+        let shutdown = self.shutdown.clone();
+        let joined = status.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) =
+                consumer::run(config, db, outbox, policy, joined, shutdown.clone()).await
+            {
+                tracing::error!(error = %e, "consumer stopped; the service is not ready");
+            }
+        });
+        status
+    }
+
+    /// Serves until a signal or [`Server::shutdown_token`] is cancelled, then waits (bounded)
+    /// for the background tasks to finish.
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        let token = self.shutdown.clone();
+        tokio::spawn({
+            let token = token.clone();
+            async move {
+                tokio::select! {
+                    _ = shutdown_signal() => token.cancel(),
+                    _ = token.cancelled() => {}
+                }
+            }
+        });
+        tracing::info!(addr = %self.local_addr(), "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(token.clone().cancelled_owned())
+            .await?;
+        token.cancel();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within 10s");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,181 @@
+//! The pay service: charges bookings (synchronously, for conference) and refunds them when
+//! they are cancelled or rejected.
+
+pub mod domain;
+pub mod store;
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use hifive_common::{
+    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
+    Policy, PolicyError, RequestId, Server,
+    http::{Readiness, health_routes, path_id},
+};
+use serde_json::{Value, json};
+use shared_events::{Envelope, Event};
+
+use crate::store::Charged;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            common: CommonConfig::from_env("pay", 8082)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    db: Db,
+    outbox: Outbox,
+}
+
+pub struct App {
+    server: Server,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
+        let mut server = Server::bind(&config.common).await?;
+        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
+        let consumer = server.start_consumer(
+            &config.common.kafka,
+            db.clone(),
+            outbox.clone(),
+            RefundPolicy {
+                outbox: outbox.clone(),
+            },
+        );
+        let state = AppState {
+            db: db.clone(),
+            outbox,
+        };
+        let routes = Router::new()
+            .route("/pays/room_applied", post(room_applied))
+            .route("/pays", get(list))
+            .route("/pays/{id}", get(read))
+            .with_state(state)
+            .merge(health_routes(Readiness {
+                db: Some(db),
+                consumer: Some(consumer),
+            }));
+        server.routes(routes);
+        Ok(Self { server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.server.run().await
+    }
+}
+
+/// `POST /pays/room_applied` `{conferenceId, roomNumber, conferenceStatus}` →
+/// `{"status":"Req_complete","payid":"<id>"}` (201 when charged now, 200 for a repeat).
+async fn room_applied(
+    State(app): State<AppState>,
+    RequestId(request_id): RequestId,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let conference_id = body.id("conferenceId")?;
+    let room_number = body.id("roomNumber")?;
+    body.text("conferenceStatus")?;
+    tracing::Span::current().record("conference_id", conference_id);
+    let answer = |status, pay_id: i64| {
+        (
+            status,
+            Json(json!({ "status": "Req_complete", "payid": pay_id.to_string() })),
+        )
+    };
+    match store::charge(
+        &app.db,
+        &app.outbox,
+        conference_id,
+        room_number,
+        &request_id,
+    )
+    .await?
+    {
+        Charged::New(pay_id) => {
+            tracing::info!(conference_id, pay_id, room_number, "payment made");
+            Ok(answer(StatusCode::CREATED, pay_id))
+        }
+        Charged::Again(pay_id) => Ok(answer(StatusCode::OK, pay_id)),
+        Charged::Refused(why) => Err(AppError::conflict(
+            "payment_refused",
+            format!("conference {conference_id}: {why}"),
+        )),
+    }
+}
+
+async fn list(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    let (payments, total) = store::list(&app.db, page.size, page.offset()).await?;
+    let items = payments
+        .iter()
+        .map(|p| base.with_self_link(p.to_json(), &format!("/pays/{}", p.pay_id)))
+        .collect();
+    Ok(Json(page.collection(&base, "/pays", "pays", items, total)))
+}
+
+async fn read(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let id = path_id(&raw, "pay id")?;
+    let payment = store::find(&app.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("payment {id} does not exist")))?;
+    Ok(Json(
+        base.with_self_link(payment.to_json(), &format!("/pays/{id}")),
+    ))
+}
+
+/// Pay refunds a booking that was cancelled (ApplyCanceled) or could not get its room
+/// (AssignRejected).
+pub struct RefundPolicy {
+    outbox: Outbox,
+}
+
+impl Policy for RefundPolicy {
+    fn handles(&self, event: &Event) -> bool {
+        matches!(event, Event::ApplyCanceled(_) | Event::AssignRejected(_))
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut DbConn,
+        envelope: &Envelope,
+        ctx: &EventContext,
+    ) -> Result<(), PolicyError> {
+        let rid = ctx.request_id.as_deref();
+        match &envelope.event {
+            Event::ApplyCanceled(e) => {
+                store::refund(tx, &self.outbox, e.conference_id, "booking cancelled", rid).await?
+            }
+            Event::AssignRejected(e) => {
+                store::refund(tx, &self.outbox, e.conference_id, &e.reason, rid).await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

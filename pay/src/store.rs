@@ -1,0 +1,190 @@
+//! Payments in the pay database; each change and its event in one transaction.
+
+use hifive_common::{DbConn, Outbox, db::now};
+use serde_json::{Value, json};
+use shared_events::{Envelope, Event, Paid, PayCanceled};
+use sqlx::{AnyPool, Row, any::AnyRow};
+
+use crate::domain::{self, Existing, OnRefund, OnRequest, Status};
+
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub pay_id: i64,
+    pub status: Status,
+    pub conference_id: i64,
+    pub room_number: i64,
+}
+
+impl Payment {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let raw: String = row.try_get("status")?;
+        Ok(Self {
+            pay_id: row.try_get("pay_id")?,
+            status: Status::parse(&raw)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {raw}").into()))?,
+            conference_id: row.try_get("conference_id")?,
+            room_number: row.try_get("room_number")?,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "payId": self.pay_id,
+            "status": self.status.as_str(),
+            "conferenceId": self.conference_id,
+            "roomNumber": self.room_number,
+        })
+    }
+
+    fn existing(&self) -> Existing {
+        Existing {
+            pay_id: self.pay_id,
+            status: self.status,
+        }
+    }
+}
+
+const COLUMNS: &str = "pay_id, status, conference_id, room_number";
+
+async fn by_conference(
+    conn: &mut DbConn,
+    conference_id: i64,
+) -> Result<Option<Payment>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM pay WHERE conference_id = $1"
+    ))
+    .bind(conference_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(Payment::from_row).transpose()
+}
+
+pub async fn find(db: &AnyPool, pay_id: i64) -> Result<Option<Payment>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM pay WHERE pay_id = $1"))
+        .bind(pay_id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(Payment::from_row).transpose()
+}
+
+pub async fn list(
+    db: &AnyPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Payment>, i64), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM pay ORDER BY pay_id LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pay")
+        .fetch_one(db)
+        .await?
+        .try_get("n")?;
+    Ok((
+        rows.iter()
+            .map(Payment::from_row)
+            .collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+/// The result of a payment request.
+pub enum Charged {
+    New(i64),
+    Again(i64),
+    Refused(&'static str),
+}
+
+/// Charges booking `conference_id` once; `Paid` is announced in the same transaction.
+pub async fn charge(
+    db: &AnyPool,
+    outbox: &Outbox,
+    conference_id: i64,
+    room_number: i64,
+    request_id: &str,
+) -> Result<Charged, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let existing = by_conference(&mut tx, conference_id)
+        .await?
+        .map(|p| p.existing());
+    let voided = sqlx::query("SELECT 1 AS v FROM voided_conference WHERE conference_id = $1")
+        .bind(conference_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    let outcome = match domain::on_request(existing, voided) {
+        OnRequest::Charge => {
+            let at = now();
+            let pay_id: i64 = sqlx::query(
+                "INSERT INTO pay (conference_id, room_number, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4) RETURNING pay_id",
+            )
+            .bind(conference_id)
+            .bind(room_number)
+            .bind(Status::Paid.as_str())
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("pay_id")?;
+            let paid = Envelope::new(Event::Paid(Paid {
+                pay_id,
+                pay_status: Status::Paid.as_str().into(),
+                conference_id,
+                room_number,
+            }));
+            outbox.enqueue(&mut tx, &paid, Some(request_id)).await?;
+            Charged::New(pay_id)
+        }
+        OnRequest::AlreadyPaid(pay_id) => Charged::Again(pay_id),
+        OnRequest::Refuse(why) => Charged::Refused(why),
+    };
+    tx.commit().await?;
+    outbox.wake();
+    Ok(outcome)
+}
+
+/// Refunds booking `conference_id` if it was charged (announcing `PayCanceled`), or voids it.
+pub async fn refund(
+    conn: &mut DbConn,
+    outbox: &Outbox,
+    conference_id: i64,
+    reason: &str,
+    request_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let payment = by_conference(conn, conference_id).await?;
+    match domain::on_refund(payment.as_ref().map(Payment::existing)) {
+        OnRefund::Refund(pay_id) => {
+            let payment = payment.expect("refund decided on an existing payment");
+            sqlx::query("UPDATE pay SET status = $1, updated_at = $2 WHERE pay_id = $3")
+                .bind(Status::Canceled.as_str())
+                .bind(now())
+                .bind(pay_id)
+                .execute(&mut *conn)
+                .await?;
+            let canceled = Envelope::new(Event::PayCanceled(PayCanceled {
+                pay_id,
+                pay_status: Status::Canceled.as_str().into(),
+                conference_id,
+                room_number: payment.room_number,
+            }));
+            outbox.enqueue(conn, &canceled, request_id).await?;
+            tracing::info!(conference_id, pay_id, reason, "payment refunded");
+        }
+        OnRefund::AlreadyRefunded => {}
+        OnRefund::Void => {
+            sqlx::query(
+                "INSERT INTO voided_conference (conference_id, voided_at) VALUES ($1, $2)
+                 ON CONFLICT (conference_id) DO NOTHING",
+            )
+            .bind(conference_id)
+            .bind(now())
+            .execute(conn)
+            .await?;
+            tracing::info!(conference_id, reason, "nothing was charged; booking voided");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Room rules, without I/O. A room is `EMPTY` or `FULL`; a `FULL` room is held by exactly
+//! one booking, and only that booking's refund releases it.
+
+use shared_events::room_status;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub room_number: i64,
+    pub full: bool,
+    pub used_count: i64,
+    pub conference_id: Option<i64>,
+    pub pay_id: Option<i64>,
+}
+
+impl Room {
+    pub fn status(&self) -> &'static str {
+        if self.full {
+            room_status::FULL
+        } else {
+            room_status::EMPTY
+        }
+    }
+}
+
+/// A paid booking asks for its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnPaid {
+    /// The room becomes `FULL`, held by the booking; announce `Assigned`.
+    Assign(Room),
+    /// This booking holds the room already (a duplicate): nothing to do.
+    AlreadyHeld,
+    /// Unknown or occupied room: announce `AssignRejected` so pay refunds.
+    Reject(&'static str),
+}
+
+pub const UNKNOWN_ROOM: &str = "room is not registered";
+pub const OCCUPIED_ROOM: &str = "room is occupied by another booking";
+
+pub fn on_paid(room: Option<&Room>, conference_id: i64, pay_id: i64) -> OnPaid {
+    match room {
+        None => OnPaid::Reject(UNKNOWN_ROOM),
+        Some(r) if r.full && r.conference_id == Some(conference_id) => OnPaid::AlreadyHeld,
+        Some(r) if r.full => OnPaid::Reject(OCCUPIED_ROOM),
+        Some(r) => OnPaid::Assign(Room {
+            full: true,
+            used_count: r.used_count + 1,
+            conference_id: Some(conference_id),
+            pay_id: Some(pay_id),
+            ..r.clone()
+        }),
+    }
+}
+
+/// A booking's payment was refunded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnRefund {
+    /// The booking held the room: it becomes `EMPTY`; announce `CancelAssigned`.
+    Release(Room),
+    /// The booking never held this room (rejected, or released already): nothing to do.
+    NotHeld,
+}
+
+pub fn on_refund(room: Option<&Room>, conference_id: i64) -> OnRefund {
+    match room {
+        Some(r) if r.full && r.conference_id == Some(conference_id) => OnRefund::Release(Room {
+            full: false,
+            used_count: (r.used_count - 1).max(0),
+            conference_id: None,
+            pay_id: None,
+            ..r.clone()
+        }),
+        _ => OnRefund::NotHeld,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Room {
+        Room {
+            room_number: 1,
+            full: false,
+            used_count: 0,
+            conference_id: None,
+            pay_id: None,
+        }
+    }
+
+    #[test]
+    fn a_paid_booking_gets_an_empty_room() {
+        let OnPaid::Assign(room) = on_paid(Some(&empty()), 7, 70) else {
+            panic!()
+        };
+        assert!(room.full);
+        assert_eq!(room.used_count, 1);
+        assert_eq!(room.conference_id, Some(7));
+        assert_eq!(room.status(), "FULL");
+    }
+
+    #[test]
+    fn no_double_booking() {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70) else {
+            panic!()
+        };
+        assert_eq!(on_paid(Some(&held), 8, 80), OnPaid::Reject(OCCUPIED_ROOM));
+        assert_eq!(on_paid(Some(&held), 7, 70), OnPaid::AlreadyHeld);
+    }
+
+    #[test]
+    fn unknown_rooms_are_rejected() {
+        assert_eq!(on_paid(None, 7, 70), OnPaid::Reject(UNKNOWN_ROOM));
+    }
+
+    #[test]
+    fn only_the_holder_releases() {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70) else {
+            panic!()
+        };
+        assert_eq!(on_refund(Some(&held), 8), OnRefund::NotHeld);
+        let OnRefund::Release(room) = on_refund(Some(&held), 7) else {
+            panic!()
+        };
+        assert_eq!(room, empty());
+        assert_eq!(on_refund(Some(&room), 7), OnRefund::NotHeld);
+        assert_eq!(on_refund(None, 7), OnRefund::NotHeld);
+    }
+}

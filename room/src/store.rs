@@ -1,0 +1,200 @@
+//! Rooms in the room database; each change and its event in one transaction.
+
+use hifive_common::{AppError, DbConn, Outbox, db::now};
+use serde_json::{Value, json};
+use shared_events::{
+    AssignRejected, Assigned, CancelAssigned, Envelope, Event, RoomRegistered, room_status,
+};
+use sqlx::{AnyPool, Row, any::AnyRow};
+
+use crate::domain::{self, OnPaid, OnRefund, Room};
+
+fn from_row(row: &AnyRow) -> Result<Room, sqlx::Error> {
+    let status: String = row.try_get("room_status")?;
+    Ok(Room {
+        room_number: row.try_get("room_number")?,
+        full: status == room_status::FULL,
+        used_count: row.try_get("used_count")?,
+        conference_id: row.try_get("conference_id")?,
+        pay_id: row.try_get("pay_id")?,
+    })
+}
+
+pub fn to_json(room: &Room) -> Value {
+    json!({
+        "roomNumber": room.room_number,
+        "roomStatus": room.status(),
+        "usedCount": room.used_count,
+        "conferenceId": room.conference_id,
+        "payId": room.pay_id,
+    })
+}
+
+const COLUMNS: &str = "room_number, room_status, used_count, conference_id, pay_id";
+
+pub async fn find(conn: &mut DbConn, room_number: i64) -> Result<Option<Room>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM room WHERE room_number = $1"
+    ))
+    .bind(room_number)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn list(db: &AnyPool, limit: i64, offset: i64) -> Result<(Vec<Room>, i64), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM room ORDER BY room_number LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM room")
+        .fetch_one(db)
+        .await?
+        .try_get("n")?;
+    Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+}
+
+pub async fn by_pay_id(db: &AnyPool, pay_id: i64) -> Result<Vec<Room>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM room WHERE pay_id = $1 ORDER BY room_number"
+    ))
+    .bind(pay_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+async fn save(conn: &mut DbConn, room: &Room) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE room SET room_status = $1, used_count = $2, conference_id = $3, pay_id = $4, updated_at = $5
+         WHERE room_number = $6",
+    )
+    .bind(room.status())
+    .bind(room.used_count)
+    .bind(room.conference_id)
+    .bind(room.pay_id)
+    .bind(now())
+    .bind(room.room_number)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Registers an `EMPTY` room; 409 if the number is taken.
+pub async fn register(
+    db: &AnyPool,
+    outbox: &Outbox,
+    room_number: i64,
+    used_count: i64,
+    request_id: &str,
+) -> Result<Room, AppError> {
+    let mut tx = db.begin().await?;
+    let at = now();
+    let inserted = sqlx::query(
+        "INSERT INTO room (room_number, room_status, used_count, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (room_number) DO NOTHING",
+    )
+    .bind(room_number)
+    .bind(room_status::EMPTY)
+    .bind(used_count)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AppError::conflict(
+            "room_exists",
+            format!("room {room_number} is already registered"),
+        ));
+    }
+    let registered = Envelope::new(Event::RoomRegistered(RoomRegistered {
+        room_number,
+        room_status: room_status::EMPTY.into(),
+        used_count,
+    }));
+    outbox
+        .enqueue(&mut tx, &registered, Some(request_id))
+        .await?;
+    tx.commit().await?;
+    outbox.wake();
+    Ok(Room {
+        room_number,
+        full: false,
+        used_count,
+        conference_id: None,
+        pay_id: None,
+    })
+}
+
+/// A payment was made: assign the room or reject the booking.
+pub async fn assign(
+    conn: &mut DbConn,
+    outbox: &Outbox,
+    room_number: i64,
+    conference_id: i64,
+    pay_id: i64,
+    request_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let room = find(conn, room_number).await?;
+    let event = match domain::on_paid(room.as_ref(), conference_id, pay_id) {
+        OnPaid::Assign(room) => {
+            save(conn, &room).await?;
+            tracing::info!(
+                conference_id,
+                room_number,
+                used_count = room.used_count,
+                "room assigned"
+            );
+            Event::Assigned(Assigned {
+                room_number,
+                room_status: room_status::ASSIGNED.into(),
+                conference_id,
+                pay_id,
+                used_count: room.used_count,
+            })
+        }
+        OnPaid::AlreadyHeld => return Ok(()),
+        OnPaid::Reject(reason) => {
+            tracing::info!(conference_id, room_number, reason, "booking rejected");
+            Event::AssignRejected(AssignRejected {
+                room_number,
+                conference_id,
+                pay_id,
+                reason: reason.into(),
+            })
+        }
+    };
+    outbox
+        .enqueue(conn, &Envelope::new(event), request_id)
+        .await
+}
+
+/// A payment was refunded: release the room if that booking holds it.
+pub async fn release(
+    conn: &mut DbConn,
+    outbox: &Outbox,
+    room_number: i64,
+    conference_id: i64,
+    pay_id: i64,
+    request_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let room = find(conn, room_number).await?;
+    match domain::on_refund(room.as_ref(), conference_id) {
+        OnRefund::Release(room) => {
+            save(conn, &room).await?;
+            tracing::info!(conference_id, room_number, "room released");
+            let released = Envelope::new(Event::CancelAssigned(CancelAssigned {
+                room_number,
+                room_status: room_status::CANCELED.into(),
+                conference_id,
+                pay_id,
+                used_count: room.used_count,
+            }));
+            outbox.enqueue(conn, &released, request_id).await
+        }
+        OnRefund::NotHeld => Ok(()),
+    }
+}
