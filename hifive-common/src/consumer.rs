@@ -75,9 +75,18 @@ impl ConsumerStatus {
 
 struct GroupContext {
     status: Arc<ConsumerStatus>,
+    quiet: kafka::QuietContext,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.quiet.error(error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn post_rebalance(
@@ -111,6 +120,7 @@ pub async fn run<P: Policy>(
     let consumer: StreamConsumer<GroupContext> = kafka::consumer_config(&config)
         .create_with_context(GroupContext {
             status: status.clone(),
+            quiet: Default::default(),
         })?;
     consumer.subscribe(&[&config.topic])?;
     tracing::info!(group = %config.group, topic = %config.topic, "consumer subscribed");

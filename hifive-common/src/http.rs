@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 use crate::{consumer::ConsumerStatus, db::Db};
@@ -346,15 +346,20 @@ pub fn layers(router: Router) -> Router {
     router.fallback(unknown_route).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!(
-                    "http",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id = %request_id_of(req.headers()),
-                    conference_id = tracing::field::Empty,
-                )
-            }))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        tracing::info_span!(
+                            "http",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id = %request_id_of(req.headers()),
+                            conference_id = tracing::field::Empty,
+                        )
+                    })
+                    // Handlers log their own failures with context; 5xx answers like 503 readiness are expected.
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            )
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
 }

@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
+use std::sync::Mutex;
+
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, ClientContext,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
-    producer::FutureProducer,
+    config::RDKafkaLogLevel,
+    consumer::ConsumerContext,
+    error::KafkaError,
+    producer::{FutureProducer, ProducerContext},
     types::RDKafkaErrorCode,
 };
 use tokio_util::sync::CancellationToken;
@@ -23,14 +27,46 @@ fn base(config: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// Client context that reports librdkafka's errors as warnings, once per distinct message
+/// (a broker that is down is reported every second otherwise).
+#[derive(Default)]
+pub struct QuietContext {
+    last_error: Mutex<String>,
+}
+
+impl ClientContext for QuietContext {
+    fn log(&self, _level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        // Errors arrive through `error`; the rest is detail for debugging.
+        tracing::debug!(target: "librdkafka", fac, "{log_message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let message = format!("{error}: {reason}");
+        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != message {
+            tracing::warn!(target: "librdkafka", "{message}");
+            *last = message;
+        }
+    }
+}
+
+impl ProducerContext for QuietContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
+
+impl ConsumerContext for QuietContext {}
+
+pub type Producer = FutureProducer<QuietContext>;
+
 /// Producer for the outbox relay: acks from all replicas, idempotent, low linger.
-pub fn producer(config: &KafkaConfig) -> anyhow::Result<FutureProducer> {
+pub fn producer(config: &KafkaConfig) -> anyhow::Result<Producer> {
     Ok(base(config)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "2")
         .set("message.timeout.ms", "30000")
-        .create()?)
+        .create_with_context(QuietContext::default())?)
 }
 
 /// Consumer settings: manual offset commits after the effect is durable.
@@ -41,7 +77,9 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("topic.metadata.refresh.interval.ms", "5000");
+        .set("topic.metadata.refresh.interval.ms", "5000")
+        // Low end-to-end latency: do not let the broker hold a fetch for long.
+        .set("fetch.wait.max.ms", "50");
     c
 }
 
@@ -50,7 +88,11 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
 pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) -> bool {
     let mut attempt = 0u32;
     loop {
-        match try_create_topic(config).await {
+        let created = tokio::select! {
+            r = try_create_topic(config) => r,
+            _ = shutdown.cancelled() => return false,
+        };
+        match created {
             Ok(()) => return true,
             Err(e) => {
                 attempt += 1;
@@ -68,7 +110,8 @@ pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) ->
 }
 
 async fn try_create_topic(config: &KafkaConfig) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = base(config).create()?;
+    let admin: AdminClient<QuietContext> =
+        base(config).create_with_context(QuietContext::default())?;
     let topic = NewTopic::new(
         &config.topic,
         config.partitions,

@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use futures::{StreamExt, stream::FuturesOrdered};
 use rdkafka::{
     message::{Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
+    producer::FutureRecord,
     util::Timeout,
 };
 use shared_events::{EVENT_TYPE_HEADER, Envelope, REQUEST_ID_HEADER};
@@ -15,7 +15,10 @@ use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Db, DbConn, now};
+use crate::{
+    db::{Db, DbConn, now},
+    kafka::Producer,
+};
 
 /// Handle to a service's outbox: enqueue inside a transaction, wake the relay after commit.
 #[derive(Clone, Default)]
@@ -55,13 +58,27 @@ impl Outbox {
     pub async fn relay(
         self,
         db: Db,
-        producer: FutureProducer,
+        producer: Producer,
         topic: String,
         shutdown: CancellationToken,
     ) {
         let mut failures = 0u32;
+        // After shutdown, a batch under way gets a few seconds to finish; unsent rows stay in
+        // the outbox and go out on the next start.
+        let grace = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        };
+        tokio::pin!(grace);
         loop {
-            match publish_batch(&db, &producer, &topic).await {
+            let published = tokio::select! {
+                r = publish_batch(&db, &producer, &topic) => r,
+                _ = &mut grace => {
+                    tracing::warn!("stopping with unpublished events; they are sent on the next start");
+                    break;
+                }
+            };
+            match published {
                 Ok(0) => {
                     if shutdown.is_cancelled() {
                         break;
@@ -94,7 +111,7 @@ impl Outbox {
 const BATCH: i64 = 256;
 
 /// Sends the oldest unsent rows; deletes those the broker acknowledged. Returns how many.
-async fn publish_batch(db: &Db, producer: &FutureProducer, topic: &str) -> anyhow::Result<usize> {
+async fn publish_batch(db: &Db, producer: &Producer, topic: &str) -> anyhow::Result<usize> {
     let rows = sqlx::query(
         "SELECT id, event_type, msg_key, payload, request_id FROM outbox ORDER BY id LIMIT $1",
     )
