@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use axum::{
     Router,
-    http::StatusCode,
+    extract::Request,
+    http::{StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use axum_reverse_proxy::{ProxyError, ProxyPolicy, ReverseProxy};
@@ -78,8 +80,8 @@ impl App {
             let proxy =
                 ReverseProxy::new(route.prefix, target.as_str()).with_policy(policy.clone());
             let service = route.service;
-            let proxied: Router = Router::from(proxy).layer(axum::middleware::map_response(
-                move |response: Response| async move { explain_failure(service, response) },
+            let proxied: Router = Router::from(proxy).layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| observe(service, req, next),
             ));
             router = router.merge(proxied);
         }
@@ -98,6 +100,30 @@ impl App {
     pub async fn run(self) -> anyhow::Result<()> {
         self.server.run().await
     }
+}
+
+/// Logs every routed request with its request id and, for bookings, its conference id (from
+/// the path, or from the `Location` of a new booking), so one booking can be followed in the
+/// gateway's log too.
+async fn observe(service: &'static str, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = explain_failure(service, next.run(req).await);
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(id) = conference_id_in(&path).or_else(|| location.and_then(conference_id_in)) {
+        tracing::Span::current().record("conference_id", id);
+    }
+    tracing::info!(service, %method, status = response.status().as_u16(), "routed");
+    response
+}
+
+/// The booking id in `/conferences/{id}` (or a URL ending so).
+fn conference_id_in(path: &str) -> Option<i64> {
+    let (_, rest) = path.split_once("/conferences/")?;
+    rest.split(['/', '?']).next()?.parse().ok()
 }
 
 /// A service that could not be reached or did not answer in time gets a JSON error instead
@@ -126,6 +152,14 @@ fn explain_failure(service: &'static str, response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_booking_ids_in_paths_and_locations() {
+        assert_eq!(conference_id_in("/conferences/12"), Some(12));
+        assert_eq!(conference_id_in("http://gw:8088/conferences/7"), Some(7));
+        assert_eq!(conference_id_in("/conferences"), None);
+        assert_eq!(conference_id_in("/rooms/3"), None);
+    }
 
     #[test]
     fn every_path_of_the_spec_has_a_route() {

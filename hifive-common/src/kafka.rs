@@ -97,7 +97,7 @@ pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) ->
             Err(e) => {
                 attempt += 1;
                 let wait = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
-                if attempt == 1 || attempt % 10 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(10) {
                     tracing::warn!(error = %e, brokers = %config.brokers, "broker not reachable yet; retrying");
                 }
                 tokio::select! {
