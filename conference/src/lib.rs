@@ -18,7 +18,7 @@ use hifive_common::{
     AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
     Policy, PolicyError, RequestId, Server,
     config::{env_millis, env_or, env_parse},
-    http::{Readiness, health_routes, path_id},
+    http::path_id,
 };
 use shared_events::{Envelope, Event};
 
@@ -56,45 +56,24 @@ struct AppState {
     retry_after_secs: u64,
 }
 
-pub struct App {
-    server: Server,
-}
+/// The conference service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
+pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
-        let mut server = Server::bind(&config.common).await?;
-        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
-        let consumer = server.start_consumer(
-            &config.common.kafka,
-            db.clone(),
-            outbox.clone(),
-            BookingPolicy,
-        );
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
+        let wiring = Server::wire(&config.common, &MIGRATOR, |_| BookingPolicy).await?;
         let state = AppState {
-            db: db.clone(),
-            outbox,
+            db: wiring.db.clone(),
+            outbox: wiring.outbox.clone(),
             pay: PayClient::new(&config.pay_url, config.pay_timeout)?,
             retry_after_secs: config.retry_after_secs,
         };
-        let routes = Router::new()
-            .route("/conferences", get(list).post(apply))
-            .route("/conferences/{id}", get(read).delete(cancel))
-            .with_state(state)
-            .merge(health_routes(Readiness {
-                db: Some(db),
-                consumer: Some(consumer),
-            }));
-        server.routes(routes);
-        Ok(Self { server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.server.run().await
+        Ok(wiring.serve(
+            Router::new()
+                .route("/conferences", get(list).post(apply))
+                .route("/conferences/{id}", get(read).delete(cancel))
+                .with_state(state),
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use futures::Stream;
 use hifive_common::{
     AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, PageParams, Policy, PolicyError,
     Server,
-    http::{Readiness, health_routes, path_id, query_id},
+    http::{path_id, query_id},
 };
 use serde_json::Value;
 use shared_events::{Envelope, Event};
@@ -38,44 +38,29 @@ impl Config {
     }
 }
 
-pub struct App {
-    server: Server,
-}
+/// The customer-center service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
+pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
-        let mut server = Server::bind(&config.common).await?;
-        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
-        let consumer = server.start_consumer(&config.common.kafka, db.clone(), outbox, ViewPolicy);
-        let routes = Router::new()
-            .route("/roomStates", get(states))
-            .route(
-                "/roomStates/search/findByRoomNumber",
-                get(find_by_room_number),
-            )
-            .route(
-                "/roomStates/search/findByConferenceId",
-                get(find_by_conference_id),
-            )
-            .route("/roomStates/{number}", get(state))
-            .route("/notifications", get(notifications))
-            .route("/notifications/stream", get(stream))
-            .with_state(db.clone())
-            .merge(health_routes(Readiness {
-                db: Some(db),
-                consumer: Some(consumer),
-            }));
-        server.routes(routes);
-        Ok(Self { server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.server.run().await
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
+        let wiring = Server::wire(&config.common, &MIGRATOR, |_| ViewPolicy).await?;
+        let db = wiring.db.clone();
+        Ok(wiring.serve(
+            Router::new()
+                .route("/roomStates", get(states))
+                .route(
+                    "/roomStates/search/findByRoomNumber",
+                    get(find_by_room_number),
+                )
+                .route(
+                    "/roomStates/search/findByConferenceId",
+                    get(find_by_conference_id),
+                )
+                .route("/roomStates/{number}", get(state))
+                .route("/notifications", get(notifications))
+                .route("/notifications/stream", get(stream))
+                .with_state(db),
+        ))
     }
 }
 

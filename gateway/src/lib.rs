@@ -66,12 +66,11 @@ pub fn routes(conference: &str, pay: &str, room: &str, customer_center: &str) ->
     ]
 }
 
-pub struct App {
-    server: Server,
-}
+/// The gateway; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
+pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
         let mut server = Server::bind(&config.common).await?;
         let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
         let mut router = Router::new();
@@ -90,15 +89,7 @@ impl App {
             .layer(CorsLayer::very_permissive());
         server.routes(router);
         tracing::info!(routes = ?config.routes, "gateway routes");
-        Ok(Self { server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.server.run().await
+        Ok(server)
     }
 }
 

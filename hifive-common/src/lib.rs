@@ -15,4 +15,4 @@ pub use consumer::{ConsumerStatus, EventContext, Policy, PolicyError};
 pub use db::{Db, DbConn};
 pub use http::{AppError, BaseUrl, JsonObject, PageParams, RequestId};
 pub use outbox::Outbox;
-pub use server::Server;
+pub use server::{Server, Wiring};

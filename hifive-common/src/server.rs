@@ -12,9 +12,30 @@ use crate::{
     config::{CommonConfig, KafkaConfig},
     consumer::{self, ConsumerStatus, Policy},
     db::Db,
+    http::{Readiness, health_routes},
     kafka,
     outbox::Outbox,
 };
+
+/// A service whose database, outbox relay and consumer are running, waiting for its routes.
+pub struct Wiring {
+    server: Server,
+    pub db: Db,
+    pub outbox: Outbox,
+    consumer: Arc<ConsumerStatus>,
+}
+
+impl Wiring {
+    /// Adds the service's routes and the health routes; returns the server to run.
+    pub fn serve(mut self, routes: Router) -> Server {
+        let readiness = Readiness {
+            db: Some(self.db),
+            consumer: Some(self.consumer),
+        };
+        self.server.routes(routes.merge(health_routes(readiness)));
+        self.server
+    }
+}
 
 pub struct Server {
     listener: TcpListener,
@@ -24,6 +45,31 @@ pub struct Server {
 }
 
 impl Server {
+    /// The common start of every event-driven service: opens the database and applies its
+    /// migrations, binds the listener, starts the outbox relay and the consumer running
+    /// `policy` (which gets the outbox, to announce what it does).
+    pub async fn wire<P: Policy>(
+        config: &CommonConfig,
+        migrator: &sqlx::migrate::Migrator,
+        policy: impl FnOnce(Outbox) -> P,
+    ) -> anyhow::Result<Wiring> {
+        let db = crate::db::connect(&config.database_url, migrator).await?;
+        let mut server = Server::bind(config).await?;
+        let outbox = server.start_relay(&config.kafka, db.clone())?;
+        let consumer = server.start_consumer(
+            &config.kafka,
+            db.clone(),
+            outbox.clone(),
+            policy(outbox.clone()),
+        );
+        Ok(Wiring {
+            server,
+            db,
+            outbox,
+            consumer,
+        })
+    }
+
     /// Binds the listener (port 0 picks a free port).
     pub async fn bind(config: &CommonConfig) -> anyhow::Result<Self> {
         let addr = SocketAddr::new(config.host, config.port);
@@ -59,7 +105,7 @@ impl Server {
     }
 
     /// Starts the outbox relay; returns the handle to enqueue and wake it.
-    pub fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db) -> anyhow::Result<Outbox> {
+    fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db) -> anyhow::Result<Outbox> {
         let outbox = Outbox::default();
         let producer = kafka::producer(kafka_config)?;
         let relay = outbox.clone();
@@ -76,7 +122,7 @@ impl Server {
     }
 
     /// Starts the consumer loop for `policy`.
-    pub fn start_consumer<P: Policy>(
+    fn start_consumer<P: Policy>(
         &mut self,
         kafka_config: &KafkaConfig,
         db: Db,

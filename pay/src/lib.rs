@@ -12,8 +12,7 @@ use axum::{
 };
 use hifive_common::{
     AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
-    Policy, PolicyError, RequestId, Server,
-    http::{Readiness, health_routes, path_id},
+    Policy, PolicyError, RequestId, Server, http::path_id,
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
@@ -41,46 +40,24 @@ struct AppState {
     outbox: Outbox,
 }
 
-pub struct App {
-    server: Server,
-}
+/// The pay service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
+pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
-        let mut server = Server::bind(&config.common).await?;
-        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
-        let consumer = server.start_consumer(
-            &config.common.kafka,
-            db.clone(),
-            outbox.clone(),
-            RefundPolicy {
-                outbox: outbox.clone(),
-            },
-        );
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
+        let wiring =
+            Server::wire(&config.common, &MIGRATOR, |outbox| RefundPolicy { outbox }).await?;
         let state = AppState {
-            db: db.clone(),
-            outbox,
+            db: wiring.db.clone(),
+            outbox: wiring.outbox.clone(),
         };
-        let routes = Router::new()
-            .route("/pays/room_applied", post(room_applied))
-            .route("/pays", get(list))
-            .route("/pays/{id}", get(read))
-            .with_state(state)
-            .merge(health_routes(Readiness {
-                db: Some(db),
-                consumer: Some(consumer),
-            }));
-        server.routes(routes);
-        Ok(Self { server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.server.run().await
+        Ok(wiring.serve(
+            Router::new()
+                .route("/pays/room_applied", post(room_applied))
+                .route("/pays", get(list))
+                .route("/pays/{id}", get(read))
+                .with_state(state),
+        ))
     }
 }
 

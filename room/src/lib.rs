@@ -16,7 +16,7 @@ use axum::{
 use hifive_common::{
     AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
     Policy, PolicyError, RequestId, Server,
-    http::{Readiness, health_routes, path_id, query_id},
+    http::{path_id, query_id},
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event, room_status};
@@ -42,46 +42,26 @@ struct AppState {
     outbox: Outbox,
 }
 
-pub struct App {
-    server: Server,
-}
+/// The room service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
+pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = hifive_common::db::connect(&config.common.database_url, &MIGRATOR).await?;
-        let mut server = Server::bind(&config.common).await?;
-        let outbox = server.start_relay(&config.common.kafka, db.clone())?;
-        let consumer = server.start_consumer(
-            &config.common.kafka,
-            db.clone(),
-            outbox.clone(),
-            AssignmentPolicy {
-                outbox: outbox.clone(),
-            },
-        );
-        let state = AppState {
-            db: db.clone(),
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
+        let wiring = Server::wire(&config.common, &MIGRATOR, |outbox| AssignmentPolicy {
             outbox,
+        })
+        .await?;
+        let state = AppState {
+            db: wiring.db.clone(),
+            outbox: wiring.outbox.clone(),
         };
-        let routes = Router::new()
-            .route("/rooms", get(list).post(register))
-            .route("/rooms/search/findByPayId", get(find_by_pay_id))
-            .route("/rooms/{number}", get(read))
-            .with_state(state)
-            .merge(health_routes(Readiness {
-                db: Some(db),
-                consumer: Some(consumer),
-            }));
-        server.routes(routes);
-        Ok(Self { server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.server.run().await
+        Ok(wiring.serve(
+            Router::new()
+                .route("/rooms", get(list).post(register))
+                .route("/rooms/search/findByPayId", get(find_by_pay_id))
+                .route("/rooms/{number}", get(read))
+                .with_state(state),
+        ))
     }
 }
 
