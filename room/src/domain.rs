@@ -22,6 +22,17 @@ impl Room {
     }
 }
 
+/// A room is registered `EMPTY`: it is `FULL` only while a booking holds it. The client may
+/// send `roomStatus` (the original's clients send `EMPTY`), but nothing else.
+pub fn check_registration_status(room_status: Option<&str>) -> Result<(), String> {
+    match room_status {
+        None | Some("") | Some(room_status::EMPTY) => Ok(()),
+        Some(other) => Err(format!(
+            "a room is registered EMPTY; roomStatus {other:?} is not allowed (a room is FULL only while a booking holds it)"
+        )),
+    }
+}
+
 /// A paid booking asks for its room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnPaid {
@@ -96,6 +107,14 @@ mod tests {
         assert_eq!(room.used_count, 1);
         assert_eq!(room.conference_id, Some(7));
         assert_eq!(room.status(), "FULL");
+    }
+
+    #[test]
+    fn rooms_are_registered_empty() {
+        assert!(check_registration_status(None).is_ok());
+        assert!(check_registration_status(Some("")).is_ok());
+        assert!(check_registration_status(Some("EMPTY")).is_ok());
+        assert!(check_registration_status(Some("FULL")).is_err());
     }
 
     #[test]

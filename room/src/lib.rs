@@ -19,7 +19,7 @@ use hifive_common::{
     http::{path_id, query_id},
 };
 use serde_json::{Value, json};
-use shared_events::{Envelope, Event, room_status};
+use shared_events::{Envelope, Event};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -81,17 +81,8 @@ async fn register(
 ) -> Result<Response, AppError> {
     let room_number = body.id("roomNumber")?;
     let used_count = body.count("usedCount")?.unwrap_or(0);
-    match body.text("roomStatus")? {
-        None | Some("") | Some(room_status::EMPTY) => {}
-        Some(other) => {
-            return Err(AppError::unprocessable(
-                "invalid_field",
-                format!(
-                    "a room is registered EMPTY; roomStatus {other:?} is not allowed (a room is FULL only while a booking holds it)"
-                ),
-            ));
-        }
-    }
+    domain::check_registration_status(body.text("roomStatus")?)
+        .map_err(|why| AppError::unprocessable("invalid_field", why))?;
     let room = store::register(&app.db, &app.outbox, room_number, used_count, &request_id).await?;
     tracing::info!(room_number, "room registered");
     let location = format!("{}/rooms/{room_number}", base.0);
