@@ -312,6 +312,26 @@ impl System {
         }
     }
 
+    /// `POST /conferences {"roomNumber": n}`; asserts 201 and returns the booking.
+    pub async fn book(&self, room_number: i64) -> Value {
+        let r = self
+            .post(
+                "/conferences",
+                serde_json::json!({ "roomNumber": room_number }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "booking room {room_number}: {}", r.text);
+        r.json
+    }
+
+    /// Polls a booking or payment (`path`) until its `status` is `status`.
+    pub async fn until_status(&self, path: &str, status: &str) -> Value {
+        self.until(&format!("{path} is {status}"), path, |v| {
+            status_of(v) == status
+        })
+        .await
+    }
+
     /// Items of a HAL collection (`_embedded.<rel>`), all pages up to 1000 items.
     pub async fn items(&self, path: &str, rel: &str) -> Vec<Value> {
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -327,6 +347,11 @@ impl System {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The `status` field of a booking or payment.
+pub fn status_of(v: &Value) -> &str {
+    v["status"].as_str().unwrap_or_default()
 }
 
 /// A request body.

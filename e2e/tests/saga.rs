@@ -1,12 +1,8 @@
 //! The booking saga end to end, through the gateway, with the real broker and the five
 //! services as separate processes (the seed's httpie scenario and its failure paths).
 
-use e2e::{Body, System};
+use e2e::{Body, System, status_of};
 use serde_json::{Value, json};
-
-fn status_of(v: &Value) -> &str {
-    v["status"].as_str().unwrap_or_default()
-}
 
 async fn notifications_for(sys: &System, conference_id: i64) -> Vec<Value> {
     sys.items("/notifications", "notifications")
@@ -66,10 +62,7 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
 
     // Eventually ASSIGNED; the room FULL (usedCount 1); the view FULL; a notification.
     let path = format!("/conferences/{id}");
-    sys.until("the booking is ASSIGNED", &path, |v| {
-        status_of(v) == "ASSIGNED"
-    })
-    .await;
+    sys.until_status(&path, "ASSIGNED").await;
     let room = sys
         .until("room 1 is FULL", "/rooms/1", |v| v["roomStatus"] == "FULL")
         .await;
@@ -109,14 +102,9 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
     // Cancel: 204; eventually CANCELED, payment refunded, room EMPTY, view EMPTY, 2nd notification.
     let r = sys.delete(&path).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    sys.until("the booking is CANCELED", &path, |v| {
-        status_of(v) == "CANCELED"
-    })
-    .await;
-    sys.until("the payment is refunded", &format!("/pays/{pay_id}"), |v| {
-        status_of(v) == "CANCELED"
-    })
-    .await;
+    sys.until_status(&path, "CANCELED").await;
+    sys.until_status(&format!("/pays/{pay_id}"), "CANCELED")
+        .await;
     let room = sys
         .until("room 1 is EMPTY", "/rooms/1", |v| {
             v["roomStatus"] == "EMPTY"
@@ -137,22 +125,13 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
     assert_eq!(sys.delete(&path).await.status, 204);
 
     // A booking for an unregistered room ends REJECTED and its payment is refunded.
-    let r = sys.post("/conferences", json!({"roomNumber": 99})).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let rejected = r.json["conferenceId"].as_i64().unwrap();
-    let rejected_pay = r.json["payId"].as_i64().unwrap();
-    sys.until(
-        "the booking is REJECTED",
-        &format!("/conferences/{rejected}"),
-        |v| status_of(v) == "REJECTED",
-    )
-    .await;
-    sys.until(
-        "its payment is refunded",
-        &format!("/pays/{rejected_pay}"),
-        |v| status_of(v) == "CANCELED",
-    )
-    .await;
+    let r = sys.book(99).await;
+    let rejected = r["conferenceId"].as_i64().unwrap();
+    let rejected_pay = r["payId"].as_i64().unwrap();
+    sys.until_status(&format!("/conferences/{rejected}"), "REJECTED")
+        .await;
+    sys.until_status(&format!("/pays/{rejected_pay}"), "CANCELED")
+        .await;
     assert_eq!(sys.get("/roomStates/99").await.status, 404);
     // A rejected booking holds nothing: cancelling it is a conflict, and changes nothing.
     let r = sys.delete(&format!("/conferences/{rejected}")).await;
@@ -160,34 +139,16 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
     assert_eq!(r.json["error"], "not_cancelable");
 
     // No double booking: the second booking of room 2 is rejected and refunded.
-    let first = sys
-        .post("/conferences", json!({"roomNumber": 2}))
-        .await
-        .json;
+    let first = sys.book(2).await;
     let first_id = first["conferenceId"].as_i64().unwrap();
-    sys.until(
-        "the first booking of room 2 is ASSIGNED",
-        &format!("/conferences/{first_id}"),
-        |v| status_of(v) == "ASSIGNED",
-    )
-    .await;
-    let second = sys
-        .post("/conferences", json!({"roomNumber": 2}))
-        .await
-        .json;
+    sys.until_status(&format!("/conferences/{first_id}"), "ASSIGNED")
+        .await;
+    let second = sys.book(2).await;
     let second_id = second["conferenceId"].as_i64().unwrap();
-    sys.until(
-        "the second booking of room 2 is REJECTED",
-        &format!("/conferences/{second_id}"),
-        |v| status_of(v) == "REJECTED",
-    )
-    .await;
-    sys.until(
-        "its payment is refunded",
-        &format!("/pays/{}", second["payId"]),
-        |v| status_of(v) == "CANCELED",
-    )
-    .await;
+    sys.until_status(&format!("/conferences/{second_id}"), "REJECTED")
+        .await;
+    sys.until_status(&format!("/pays/{}", second["payId"]), "CANCELED")
+        .await;
     let room = sys.get("/rooms/2").await.json;
     assert_eq!(
         room["conferenceId"], first_id,
@@ -233,10 +194,9 @@ async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns()
     sys.kill("room");
     let mut ids = Vec::new();
     for n in [5, 6] {
-        let r = sys.post("/conferences", json!({"roomNumber": n})).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        assert_eq!(status_of(&r.json), "PAID");
-        ids.push(r.json["conferenceId"].as_i64().unwrap());
+        let booking = sys.book(n).await;
+        assert_eq!(status_of(&booking), "PAID");
+        ids.push(booking["conferenceId"].as_i64().unwrap());
     }
     // Room is down: its routes answer a clear JSON 503 from the gateway.
     let r = sys.get("/rooms/5").await;
@@ -251,12 +211,8 @@ async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns()
 
     sys.restart("room").await;
     for id in ids {
-        sys.until(
-            "the booking made while room was down is ASSIGNED",
-            &format!("/conferences/{id}"),
-            |v| status_of(v) == "ASSIGNED",
-        )
-        .await;
+        sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
+            .await;
     }
     sys.until("room 6 is FULL", "/roomStates/6", |v| {
         v["roomStatus"] == "FULL"
@@ -285,25 +241,17 @@ async fn pay_down_means_503_with_retry_after_and_no_booking() {
 
     // No active booking is left behind: the attempt is recorded FAILED, nothing else.
     let bookings = sys.items("/conferences", "conferences").await;
-    assert!(
-        bookings.iter().all(|b| status_of(b) == "FAILED"),
-        "only FAILED attempts may exist: {bookings:?}"
-    );
+    assert_eq!(bookings.len(), 1, "{bookings:?}");
+    assert_eq!(status_of(&bookings[0]), "FAILED", "{bookings:?}");
 
     sys.restart("pay").await;
     assert!(
         sys.items("/pays", "pays").await.is_empty(),
         "nothing was charged"
     );
-    let r = sys.post("/conferences", json!({"roomNumber": 7})).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.json["conferenceId"].as_i64().unwrap();
-    sys.until(
-        "the booking is ASSIGNED",
-        &format!("/conferences/{id}"),
-        |v| status_of(v) == "ASSIGNED",
-    )
-    .await;
+    let id = sys.book(7).await["conferenceId"].as_i64().unwrap();
+    sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
+        .await;
     // The FAILED attempt never gets a room or a payment.
     assert_eq!(sys.items("/pays", "pays").await.len(), 1);
 }
