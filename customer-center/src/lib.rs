@@ -4,7 +4,11 @@
 pub mod domain;
 pub mod store;
 
-use std::{collections::HashMap, convert::Infallible, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    convert::Infallible,
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
@@ -169,11 +173,10 @@ async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
     let start = store::last_notification_id(&db).await?;
     let events = futures::stream::unfold(
-        (db, start, Vec::<(i64, Value)>::new()),
+        (db, start, VecDeque::<(i64, Value)>::new()),
         |(db, mut last, mut queue)| async move {
             loop {
-                if !queue.is_empty() {
-                    let (id, value) = queue.remove(0);
+                if let Some((id, value)) = queue.pop_front() {
                     let event = SseEvent::default()
                         .event("notification")
                         .id(id.to_string())
@@ -185,7 +188,7 @@ async fn stream(
                     if let Some((id, _)) = fresh.last() {
                         last = *id;
                     }
-                    queue = fresh;
+                    queue.extend(fresh);
                 }
             }
         },

@@ -312,6 +312,19 @@ impl System {
         }
     }
 
+    /// Opens a streaming `GET` through the gateway (for Server-Sent Events).
+    pub async fn open_stream(&self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.gateway()))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+    }
+
     /// `POST /conferences {"roomNumber": n}`; asserts 201 and returns the booking.
     pub async fn book(&self, room_number: i64) -> Value {
         let r = self

@@ -255,3 +255,39 @@ async fn pay_down_means_503_with_retry_after_and_no_booking() {
     // The FAILED attempt never gets a room or a payment.
     assert_eq!(sys.items("/pays", "pays").await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_stream_live_through_the_gateway() {
+    let sys = System::start().await;
+    assert_eq!(
+        sys.post("/rooms", json!({"roomNumber": 8})).await.status,
+        201
+    );
+    let mut stream = sys.open_stream("/notifications/stream").await;
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+
+    let id = sys.book(8).await["conferenceId"].as_i64().unwrap();
+    // Read the stream until the booking's ASSIGNED notification arrives (deadline, no sleeps).
+    let wanted = format!("\"conferenceId\":{id}");
+    let deadline = std::time::Instant::now() + e2e::SETTLE;
+    let mut received = String::new();
+    while !(received.contains("event: notification")
+        && received.contains(&wanted)
+        && received.contains("\"kind\":\"ASSIGNED\""))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no ASSIGNED notification streamed; got: {received}"
+        );
+        if let Ok(chunk) = tokio::time::timeout(left, stream.chunk()).await {
+            let bytes = chunk.expect("stream stays open").expect("stream not ended");
+            received.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
