@@ -59,6 +59,12 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// `KAFKA_GROUP`: consumer group (default: the service's name).
     pub group: String,
+    /// `KAFKA_DLQ_TOPIC`: where events that cannot be applied go (default `<topic>.dlq`).
+    pub dlq_topic: String,
+    /// `CONSUMER_MAX_ATTEMPTS`: how many times an event whose effect keeps failing (for a
+    /// reason other than the database being unavailable) is tried before it is dead-lettered
+    /// (default 5).
+    pub max_attempts: u32,
 }
 
 impl CommonConfig {
@@ -69,6 +75,7 @@ impl CommonConfig {
             "DATABASE_URL",
             &format!("sqlite://{data_dir}/{service}.db?mode=rwc"),
         );
+        let topic = env_or("KAFKA_TOPIC", shared_events::DEFAULT_TOPIC);
         Ok(Self {
             service,
             host: env_parse("HOST", IpAddr::from([127, 0, 0, 1])).context("HOST")?,
@@ -76,10 +83,12 @@ impl CommonConfig {
             database_url,
             kafka: KafkaConfig {
                 brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092"),
-                topic: env_or("KAFKA_TOPIC", shared_events::DEFAULT_TOPIC),
+                dlq_topic: env_or("KAFKA_DLQ_TOPIC", &format!("{topic}.dlq")),
+                topic,
                 partitions: env_parse("KAFKA_PARTITIONS", 3)?,
                 replication: env_parse("KAFKA_REPLICATION", 1)?,
                 group: env_or("KAFKA_GROUP", service),
+                max_attempts: env_parse("CONSUMER_MAX_ATTEMPTS", 5u32)?.max(1),
             },
         })
     }

@@ -3,6 +3,10 @@
 //! Each event is applied in one database transaction that also records its `eventId` as
 //! processed (a duplicate delivery changes nothing) and enqueues any events it causes in the
 //! outbox. The offset is committed only after that transaction is durable.
+//!
+//! An event that cannot be read, or whose effect keeps failing, is published to the
+//! dead-letter topic with the reason in its headers and the consumer moves on; while the
+//! database is unavailable the event is retried with backoff instead.
 
 use std::{
     future::Future,
@@ -16,7 +20,9 @@ use std::{
 use rdkafka::{
     ClientContext, Message,
     consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
-    message::Headers,
+    message::{Header, Headers, OwnedHeaders},
+    producer::FutureRecord,
+    util::Timeout,
 };
 use shared_events::{Decoded, Envelope, Event, REQUEST_ID_HEADER};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +31,7 @@ use tracing::Instrument;
 use crate::{
     config::KafkaConfig,
     db::{Db, DbConn, now},
-    kafka,
+    kafka::{self, Producer},
     outbox::Outbox,
 };
 
@@ -36,15 +42,44 @@ pub struct EventContext {
     pub request_id: Option<String>,
 }
 
-/// Why a policy could not apply an event.
+/// Why a policy could not apply an event, which decides what happens to it.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The database was unavailable or busy: retried with backoff.
+    /// The database was unavailable or busy: retried with backoff until it works (the
+    /// partition waits; nothing is skipped).
     #[error("transient: {0}")]
-    Transient(#[from] sqlx::Error),
-    /// The event can never be applied (it contradicts the contract).
+    Transient(sqlx::Error),
+    /// The effect failed for another reason: retried `CONSUMER_MAX_ATTEMPTS` times, then the
+    /// event is dead-lettered.
+    #[error("failed: {0}")]
+    Failed(String),
+    /// The event can never be applied (it contradicts the contract): dead-lettered at once.
     #[error("cannot apply event: {0}")]
     Permanent(String),
+}
+
+impl From<sqlx::Error> for PolicyError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_transient(&e) {
+            PolicyError::Transient(e)
+        } else {
+            PolicyError::Failed(e.to_string())
+        }
+    }
+}
+
+/// Headers a dead-lettered event carries besides its original ones.
+pub mod dlq_header {
+    /// Why it was dead-lettered.
+    pub const ERROR: &str = "hifive.dlq.error";
+    /// `decode` (the value is not a readable event) or `apply` (its effect failed).
+    pub const STAGE: &str = "hifive.dlq.stage";
+    /// The consumer group that gave up on it.
+    pub const GROUP: &str = "hifive.dlq.group";
+    /// Where it was read from.
+    pub const TOPIC: &str = "hifive.dlq.topic";
+    pub const PARTITION: &str = "hifive.dlq.partition";
+    pub const OFFSET: &str = "hifive.dlq.offset";
 }
 
 /// A service's reactions to events ("policies" in event-storming terms).
@@ -105,11 +140,22 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// What became of one message.
+enum Outcome {
+    /// Applied, a duplicate, or not for this service: commit the offset.
+    Done,
+    /// It cannot be applied: send it to the dead-letter topic, then commit the offset.
+    DeadLetter { stage: &'static str, reason: String },
+    /// Stopping before it was handled: do not commit; it is redelivered on the next start.
+    Stopped,
+}
+
 /// Runs the consumer for `policy` until `shutdown`, then leaves the group.
 pub async fn run<P: Policy>(
     config: KafkaConfig,
     db: Db,
     outbox: Outbox,
+    producer: Producer,
     policy: P,
     status: Arc<ConsumerStatus>,
     shutdown: CancellationToken,
@@ -137,23 +183,17 @@ pub async fn run<P: Policy>(
                 continue;
             }
         };
-        let request_id = message.headers().and_then(|headers| {
-            headers
-                .iter()
-                .find(|h| h.key == REQUEST_ID_HEADER)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        });
-        let ctx = EventContext { request_id };
-        match Envelope::decode(message.payload().unwrap_or_default()) {
-            Err(e) => tracing::error!(
-                error = %e,
-                partition = message.partition(),
-                offset = message.offset(),
-                "unreadable event skipped"
-            ),
+        let ctx = EventContext {
+            request_id: header(&message, REQUEST_ID_HEADER),
+        };
+        let outcome = match Envelope::decode(message.payload().unwrap_or_default()) {
+            Err(e) => Outcome::DeadLetter {
+                stage: "decode",
+                reason: format!("unreadable event: {e}"),
+            },
             Ok(Decoded::Unknown { event_type }) => {
-                tracing::debug!(%event_type, "ignoring unknown event type")
+                tracing::debug!(%event_type, "ignoring unknown event type");
+                Outcome::Done
             }
             Ok(Decoded::Known(envelope)) if policy.handles(&envelope.event) => {
                 let span = tracing::info_span!(
@@ -164,14 +204,20 @@ pub async fn run<P: Policy>(
                     room_number = envelope.event.room_number(),
                     request_id = ctx.request_id.as_deref().unwrap_or("-"),
                 );
-                let applied = apply_with_retry(&db, &outbox, &policy, &envelope, &ctx, &shutdown)
+                apply_with_retry(&db, &outbox, &policy, &envelope, &ctx, &config, &shutdown)
                     .instrument(span)
-                    .await;
-                if !applied {
-                    break; // shutting down: the event is redelivered on the next start
+                    .await
+            }
+            Ok(Decoded::Known(_)) => Outcome::Done,
+        };
+        match outcome {
+            Outcome::Done => {}
+            Outcome::Stopped => break,
+            Outcome::DeadLetter { stage, reason } => {
+                if !dead_letter(&producer, &config, &message, stage, &reason, &shutdown).await {
+                    break;
                 }
             }
-            Ok(Decoded::Known(_)) => {}
         }
         if let Err(e) = consumer.commit_message(&message, CommitMode::Async) {
             tracing::warn!(error = %e, "offset commit failed; the event may be redelivered");
@@ -182,39 +228,137 @@ pub async fn run<P: Policy>(
     Ok(())
 }
 
-/// Applies one event, retrying transient failures. Returns false if stopped first.
+fn header(message: &impl Message, name: &str) -> Option<String> {
+    message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
+}
+
+/// Publishes `message` unchanged to the dead-letter topic with its original headers plus the
+/// reason, retrying until the broker acknowledges it. Returns false if stopped first (the
+/// offset is then not committed and the message is seen again).
+async fn dead_letter(
+    producer: &Producer,
+    config: &KafkaConfig,
+    message: &impl Message,
+    stage: &str,
+    reason: &str,
+    shutdown: &CancellationToken,
+) -> bool {
+    tracing::error!(
+        stage,
+        %reason,
+        partition = message.partition(),
+        offset = message.offset(),
+        dlq = %config.dlq_topic,
+        "event dead-lettered; moving on"
+    );
+    let partition = message.partition().to_string();
+    let offset = message.offset().to_string();
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = message.headers() {
+        for h in original.iter() {
+            headers = headers.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+    }
+    for (key, value) in [
+        (dlq_header::ERROR, reason),
+        (dlq_header::STAGE, stage),
+        (dlq_header::GROUP, config.group.as_str()),
+        (dlq_header::TOPIC, message.topic()),
+        (dlq_header::PARTITION, partition.as_str()),
+        (dlq_header::OFFSET, offset.as_str()),
+    ] {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    let mut attempt = 0u32;
+    loop {
+        let mut record = FutureRecord::to(&config.dlq_topic)
+            .payload(message.payload().unwrap_or_default())
+            .headers(headers.clone());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        let sent = tokio::select! {
+            r = producer.send(record, Timeout::After(Duration::from_secs(10))) => r,
+            _ = shutdown.cancelled() => return false,
+        };
+        match sent {
+            Ok(_) => return true,
+            Err((e, _)) => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "cannot publish to the dead-letter topic; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff(attempt)) => {}
+                    _ = shutdown.cancelled() => return false,
+                }
+            }
+        }
+    }
+}
+
+/// 100 ms doubling per attempt, capped at 6.4 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}
+
+/// Applies one event: transient failures are retried until they pass, other failures up to
+/// `max_attempts` times before the event is dead-lettered.
 async fn apply_with_retry<P: Policy>(
     db: &Db,
     outbox: &Outbox,
     policy: &P,
     envelope: &Envelope,
     ctx: &EventContext,
+    config: &KafkaConfig,
     shutdown: &CancellationToken,
-) -> bool {
+) -> Outcome {
     let mut attempt = 0u32;
+    let mut failures = 0u32;
     loop {
+        attempt += 1;
         match apply_once(db, policy, envelope, ctx).await {
             Ok(true) => {
                 outbox.wake();
-                return true;
+                return Outcome::Done;
             }
             Ok(false) => {
                 tracing::debug!("duplicate delivery ignored");
-                return true;
+                return Outcome::Done;
             }
             Err(PolicyError::Permanent(reason)) => {
-                tracing::error!(%reason, "event cannot be applied; skipped");
-                return true;
+                return Outcome::DeadLetter {
+                    stage: "apply",
+                    reason,
+                };
+            }
+            Err(PolicyError::Failed(reason)) => {
+                failures += 1;
+                if failures >= config.max_attempts {
+                    return Outcome::DeadLetter {
+                        stage: "apply",
+                        reason: format!("failed {failures} times: {reason}"),
+                    };
+                }
+                tracing::warn!(%reason, attempt, "applying event failed; retrying");
             }
             Err(PolicyError::Transient(e)) => {
-                attempt += 1;
-                let wait = Duration::from_millis(50 * 2u64.pow(attempt.min(7)));
-                tracing::warn!(error = %e, attempt, "applying event failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.cancelled() => return false,
-                }
+                tracing::warn!(error = %e, attempt, "database unavailable; retrying the event");
             }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(attempt)) => {}
+            _ = shutdown.cancelled() => return Outcome::Stopped,
         }
     }
 }

@@ -135,6 +135,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn busy_and_unavailable_are_transient_constraint_errors_are_not() {
+        for code in [
+            "5", "6", "517", "262", "08006", "40001", "40P01", "57P01", "53300",
+        ] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["19", "2067", "1", "23505", "42P01", "22P02"] {
+            assert!(!transient_code(code), "{code}");
+        }
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+    }
+
+    #[test]
     fn backend_is_chosen_by_url() {
         assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
@@ -145,5 +159,37 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
         assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
+
+/// Whether `e` means the database is unavailable or busy right now (worth retrying as is),
+/// rather than that the statement itself is wrong.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+        _ => false,
+    }
+}
+
+/// Postgres SQLSTATEs have five characters: connection exceptions (08), serialization
+/// failure and deadlock (40001, 40P01), insufficient resources (53), operator intervention
+/// such as a restart (57P0x). SQLite codes are numbers of up to four digits: BUSY (5) and
+/// LOCKED (6), with their extended codes.
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P0")
+            || code == "40001"
+            || code == "40P01"
+    } else {
+        code.parse::<i32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
     }
 }

@@ -83,7 +83,7 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
     c
 }
 
-/// Creates the topic if it is missing, retrying until the broker answers or `shutdown`.
+/// Creates the event topic and the dead-letter topic if they are missing, retrying until the broker answers or `shutdown`.
 /// Returns false when stopped first.
 pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) -> bool {
     let mut attempt = 0u32;
@@ -112,13 +112,18 @@ pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) ->
 async fn try_create_topic(config: &KafkaConfig) -> anyhow::Result<()> {
     let admin: AdminClient<QuietContext> =
         base(config).create_with_context(QuietContext::default())?;
-    let topic = NewTopic::new(
-        &config.topic,
-        config.partitions,
-        TopicReplication::Fixed(config.replication),
-    );
+    let topics: Vec<NewTopic> = [&config.topic, &config.dlq_topic]
+        .into_iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                config.partitions,
+                TopicReplication::Fixed(config.replication),
+            )
+        })
+        .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-    let results = admin.create_topics([&topic], &options).await?;
+    let results = admin.create_topics(&topics, &options).await?;
     for result in results {
         match result {
             Ok(name) => tracing::info!(topic = %name, "created topic"),

@@ -13,7 +13,7 @@ use crate::{
     consumer::{self, ConsumerStatus, Policy},
     db::Db,
     http::{Readiness, health_routes},
-    kafka,
+    kafka::{self, Producer},
     outbox::Outbox,
 };
 
@@ -55,11 +55,14 @@ impl Server {
     ) -> anyhow::Result<Wiring> {
         let db = crate::db::connect(&config.database_url, migrator).await?;
         let mut server = Server::bind(config).await?;
-        let outbox = server.start_relay(&config.kafka, db.clone())?;
+        // One idempotent producer serves the outbox relay and the dead-letter topic.
+        let producer = kafka::producer(&config.kafka)?;
+        let outbox = server.start_relay(&config.kafka, db.clone(), producer.clone());
         let consumer = server.start_consumer(
             &config.kafka,
             db.clone(),
             outbox.clone(),
+            producer,
             policy(outbox.clone()),
         );
         Ok(Wiring {
@@ -105,9 +108,8 @@ impl Server {
     }
 
     /// Starts the outbox relay; returns the handle to enqueue and wake it.
-    fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db) -> anyhow::Result<Outbox> {
+    fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db, producer: Producer) -> Outbox {
         let outbox = Outbox::default();
-        let producer = kafka::producer(kafka_config)?;
         let relay = outbox.clone();
         let topic = kafka_config.topic.clone();
         let config = kafka_config.clone();
@@ -118,7 +120,7 @@ impl Server {
                 relay.relay(db, producer, topic, shutdown).await;
             }
         });
-        Ok(outbox)
+        outbox
     }
 
     /// Starts the consumer loop for `policy`.
@@ -127,6 +129,7 @@ impl Server {
         kafka_config: &KafkaConfig,
         db: Db,
         outbox: Outbox,
+        producer: Producer,
         policy: P,
     ) -> Arc<ConsumerStatus> {
         let status = Arc::new(ConsumerStatus::default());
@@ -134,8 +137,16 @@ impl Server {
         let shutdown = self.shutdown.clone();
         let joined = status.clone();
         self.tasks.spawn(async move {
-            if let Err(e) =
-                consumer::run(config, db, outbox, policy, joined, shutdown.clone()).await
+            if let Err(e) = consumer::run(
+                config,
+                db,
+                outbox,
+                producer,
+                policy,
+                joined,
+                shutdown.clone(),
+            )
+            .await
             {
                 tracing::error!(error = %e, "consumer stopped; the service is not ready");
             }
