@@ -130,38 +130,6 @@ pub async fn ping(db: &Db) -> bool {
     sqlx::query("SELECT 1").execute(db).await.is_ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn busy_and_unavailable_are_transient_constraint_errors_are_not() {
-        for code in [
-            "5", "6", "517", "262", "08006", "40001", "40P01", "57P01", "53300",
-        ] {
-            assert!(transient_code(code), "{code}");
-        }
-        for code in ["19", "2067", "1", "23505", "42P01", "22P02"] {
-            assert!(!transient_code(code), "{code}");
-        }
-        assert!(is_transient(&sqlx::Error::PoolTimedOut));
-        assert!(!is_transient(&sqlx::Error::RowNotFound));
-    }
-
-    #[test]
-    fn backend_is_chosen_by_url() {
-        assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert!(Backend::of("mysql://h").is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
-        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
-}
-
 /// Whether `e` means the database is unavailable or busy right now (worth retrying as is),
 /// rather than that the statement itself is wrong.
 pub fn is_transient(e: &sqlx::Error) -> bool {
@@ -191,5 +159,37 @@ fn transient_code(code: &str) -> bool {
     } else {
         code.parse::<i32>()
             .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_and_unavailable_are_transient_constraint_errors_are_not() {
+        for code in [
+            "5", "6", "517", "262", "08006", "40001", "40P01", "57P01", "53300",
+        ] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["19", "2067", "1", "23505", "42P01", "22P02"] {
+            assert!(!transient_code(code), "{code}");
+        }
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+    }
+
+    #[test]
+    fn backend_is_chosen_by_url() {
+        assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::of("mysql://h").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }
