@@ -11,6 +11,8 @@ pub struct RoomState {
     pub used_count: i64,
     pub conference_id: Option<i64>,
     pub pay_id: Option<i64>,
+    /// The room service's revision of this state (absent in events from older producers).
+    pub revision: Option<i64>,
 }
 
 /// A notification to record.
@@ -39,6 +41,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
             used_count: e.used_count,
             conference_id: None,
             pay_id: None,
+            revision: e.revision,
         })),
         Event::Assigned(e) => Some(Change::Update(
             RoomState {
@@ -47,6 +50,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
                 used_count: e.used_count,
                 conference_id: Some(e.conference_id),
                 pay_id: Some(e.pay_id),
+                revision: e.revision,
             },
             Notice {
                 kind: "ASSIGNED",
@@ -65,6 +69,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
                 used_count: e.used_count,
                 conference_id: None,
                 pay_id: None,
+                revision: e.revision,
             },
             Notice {
                 kind: "RELEASED",
@@ -77,6 +82,16 @@ pub fn on_event(event: &Event) -> Option<Change> {
             },
         )),
         _ => None,
+    }
+}
+
+/// Whether an event carrying `incoming` is newer than the view's `stored` revision of the
+/// room. Events that arrive late (a redelivery, or overtaken in transit) change nothing.
+/// An event without a revision (an older producer) is applied as it comes.
+pub fn supersedes(stored: Option<i64>, incoming: Option<i64>) -> bool {
+    match (stored, incoming) {
+        (Some(stored), Some(incoming)) => incoming > stored,
+        _ => true,
     }
 }
 
@@ -93,6 +108,7 @@ mod tests {
             conference_id: 9,
             pay_id: 90,
             used_count: 2,
+            revision: Some(2),
         });
         let Some(Change::Update(state, notice)) = on_event(&e) else {
             panic!()
@@ -111,6 +127,7 @@ mod tests {
             conference_id: 9,
             pay_id: 90,
             used_count: 1,
+            revision: Some(3),
         });
         let Some(Change::Update(state, notice)) = on_event(&e) else {
             panic!()
@@ -129,5 +146,20 @@ mod tests {
             room_number: 1,
         });
         assert_eq!(on_event(&e), None);
+    }
+
+    #[test]
+    fn late_events_do_not_overwrite_newer_state() {
+        assert!(supersedes(None, Some(1)));
+        assert!(supersedes(Some(2), Some(3)));
+        assert!(
+            !supersedes(Some(3), Some(2)),
+            "a stale Assigned after its release"
+        );
+        assert!(!supersedes(Some(3), Some(3)), "the same change twice");
+        assert!(
+            supersedes(Some(3), None),
+            "events without revisions apply as they come"
+        );
     }
 }

@@ -4,7 +4,7 @@ use hifive_common::{DbConn, db::now};
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row, any::AnyRow};
 
-use crate::domain::{Change, Notice, RoomState};
+use crate::domain::{self, Change, Notice, RoomState};
 
 const STATE_COLUMNS: &str =
     "room_number, room_status, used_count, conference_id, pay_id, updated_at";
@@ -125,11 +125,29 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error>
             upsert(conn, &state, "DO NOTHING").await?;
         }
         Change::Update(state, notice) => {
+            let stored: Option<i64> =
+                sqlx::query("SELECT revision FROM room_state WHERE room_number = $1")
+                    .bind(state.room_number)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(|row| row.try_get("revision"))
+                    .transpose()?;
+            if !domain::supersedes(stored, state.revision) {
+                tracing::info!(
+                    room_number = state.room_number,
+                    conference_id = notice.conference_id,
+                    stored,
+                    incoming = state.revision,
+                    "stale event ignored; the view has a newer state of the room"
+                );
+                return Ok(());
+            }
             upsert(
                 conn,
                 &state,
                 "DO UPDATE SET room_status = excluded.room_status, used_count = excluded.used_count,
-                 conference_id = excluded.conference_id, pay_id = excluded.pay_id, updated_at = excluded.updated_at",
+                 conference_id = excluded.conference_id, pay_id = excluded.pay_id,
+                 revision = excluded.revision, updated_at = excluded.updated_at",
             )
             .await?;
             notify(conn, &notice).await?;
@@ -140,14 +158,15 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error>
 
 async fn upsert(conn: &mut DbConn, s: &RoomState, on_conflict: &str) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO room_state (room_number, room_status, used_count, conference_id, pay_id, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_number) {on_conflict}"
+        "INSERT INTO room_state (room_number, room_status, used_count, conference_id, pay_id, revision, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_number) {on_conflict}"
     ))
     .bind(s.room_number)
     .bind(s.room_status)
     .bind(s.used_count)
     .bind(s.conference_id)
     .bind(s.pay_id)
+    .bind(s.revision.unwrap_or(0))
     .bind(now())
     .execute(conn)
     .await?;

@@ -10,9 +10,23 @@ pub struct Room {
     pub used_count: i64,
     pub conference_id: Option<i64>,
     pub pay_id: Option<i64>,
+    /// Grows by one with every change (registration is revision 1); events carry it.
+    pub revision: i64,
 }
 
 impl Room {
+    /// A newly registered room: EMPTY, revision 1.
+    pub fn registered(room_number: i64, used_count: i64) -> Self {
+        Room {
+            room_number,
+            full: false,
+            used_count,
+            conference_id: None,
+            pay_id: None,
+            revision: 1,
+        }
+    }
+
     pub fn status(&self) -> &'static str {
         if self.full {
             room_status::FULL
@@ -40,6 +54,9 @@ pub enum OnPaid {
     Assign(Room),
     /// This booking holds the room already (a duplicate): nothing to do.
     AlreadyHeld,
+    /// The payment was refunded before its Paid arrived (events overtook each other): the
+    /// booking is over, so the room is not taken and nobody needs to be told.
+    AlreadyRefunded,
     /// Unknown or occupied room: announce `AssignRejected` so pay refunds.
     Reject(&'static str),
 }
@@ -47,8 +64,9 @@ pub enum OnPaid {
 pub const UNKNOWN_ROOM: &str = "room is not registered";
 pub const OCCUPIED_ROOM: &str = "room is occupied by another booking";
 
-pub fn on_paid(room: Option<&Room>, conference_id: i64, pay_id: i64) -> OnPaid {
+pub fn on_paid(room: Option<&Room>, conference_id: i64, pay_id: i64, refunded: bool) -> OnPaid {
     match room {
+        _ if refunded => OnPaid::AlreadyRefunded,
         None => OnPaid::Reject(UNKNOWN_ROOM),
         Some(r) if r.full && r.conference_id == Some(conference_id) => OnPaid::AlreadyHeld,
         Some(r) if r.full => OnPaid::Reject(OCCUPIED_ROOM),
@@ -57,6 +75,7 @@ pub fn on_paid(room: Option<&Room>, conference_id: i64, pay_id: i64) -> OnPaid {
             used_count: r.used_count + 1,
             conference_id: Some(conference_id),
             pay_id: Some(pay_id),
+            revision: r.revision + 1,
             ..r.clone()
         }),
     }
@@ -78,6 +97,7 @@ pub fn on_refund(room: Option<&Room>, conference_id: i64) -> OnRefund {
             used_count: (r.used_count - 1).max(0),
             conference_id: None,
             pay_id: None,
+            revision: r.revision + 1,
             ..r.clone()
         }),
         _ => OnRefund::NotHeld,
@@ -89,18 +109,12 @@ mod tests {
     use super::*;
 
     fn empty() -> Room {
-        Room {
-            room_number: 1,
-            full: false,
-            used_count: 0,
-            conference_id: None,
-            pay_id: None,
-        }
+        Room::registered(1, 0)
     }
 
     #[test]
     fn a_paid_booking_gets_an_empty_room() {
-        let OnPaid::Assign(room) = on_paid(Some(&empty()), 7, 70) else {
+        let OnPaid::Assign(room) = on_paid(Some(&empty()), 7, 70, false) else {
             panic!()
         };
         assert!(room.full);
@@ -119,29 +133,44 @@ mod tests {
 
     #[test]
     fn no_double_booking() {
-        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70) else {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70, false) else {
             panic!()
         };
-        assert_eq!(on_paid(Some(&held), 8, 80), OnPaid::Reject(OCCUPIED_ROOM));
-        assert_eq!(on_paid(Some(&held), 7, 70), OnPaid::AlreadyHeld);
+        assert_eq!(
+            on_paid(Some(&held), 8, 80, false),
+            OnPaid::Reject(OCCUPIED_ROOM)
+        );
+        assert_eq!(on_paid(Some(&held), 7, 70, false), OnPaid::AlreadyHeld);
     }
 
     #[test]
     fn unknown_rooms_are_rejected() {
-        assert_eq!(on_paid(None, 7, 70), OnPaid::Reject(UNKNOWN_ROOM));
+        assert_eq!(on_paid(None, 7, 70, false), OnPaid::Reject(UNKNOWN_ROOM));
     }
 
     #[test]
     fn only_the_holder_releases() {
-        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70) else {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70, false) else {
             panic!()
         };
         assert_eq!(on_refund(Some(&held), 8), OnRefund::NotHeld);
         let OnRefund::Release(room) = on_refund(Some(&held), 7) else {
             panic!()
         };
-        assert_eq!(room, empty());
+        assert!(!room.full);
+        assert_eq!(room.used_count, 0);
+        assert_eq!(room.conference_id, None);
+        assert_eq!(room.revision, 3, "every change is a new revision");
         assert_eq!(on_refund(Some(&room), 7), OnRefund::NotHeld);
         assert_eq!(on_refund(None, 7), OnRefund::NotHeld);
+    }
+
+    #[test]
+    fn a_paid_that_arrives_after_its_refund_takes_nothing() {
+        assert_eq!(
+            on_paid(Some(&empty()), 7, 70, true),
+            OnPaid::AlreadyRefunded
+        );
+        assert_eq!(on_paid(None, 7, 70, true), OnPaid::AlreadyRefunded);
     }
 }

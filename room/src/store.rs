@@ -17,6 +17,7 @@ fn from_row(row: &AnyRow) -> Result<Room, sqlx::Error> {
         used_count: row.try_get("used_count")?,
         conference_id: row.try_get("conference_id")?,
         pay_id: row.try_get("pay_id")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -30,7 +31,7 @@ pub fn to_json(room: &Room) -> Value {
     })
 }
 
-const COLUMNS: &str = "room_number, room_status, used_count, conference_id, pay_id";
+const COLUMNS: &str = "room_number, room_status, used_count, conference_id, pay_id, revision";
 
 pub async fn find(conn: &mut DbConn, room_number: i64) -> Result<Option<Room>, sqlx::Error> {
     let row = sqlx::query(&format!(
@@ -69,13 +70,14 @@ pub async fn by_pay_id(db: &AnyPool, pay_id: i64) -> Result<Vec<Room>, sqlx::Err
 
 async fn save(conn: &mut DbConn, room: &Room) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE room SET room_status = $1, used_count = $2, conference_id = $3, pay_id = $4, updated_at = $5
-         WHERE room_number = $6",
+        "UPDATE room SET room_status = $1, used_count = $2, conference_id = $3, pay_id = $4,
+         revision = $5, updated_at = $6 WHERE room_number = $7",
     )
     .bind(room.status())
     .bind(room.used_count)
     .bind(room.conference_id)
     .bind(room.pay_id)
+    .bind(room.revision)
     .bind(now())
     .bind(room.room_number)
     .execute(conn)
@@ -91,15 +93,17 @@ pub async fn register(
     used_count: i64,
     request_id: &str,
 ) -> Result<Room, AppError> {
+    let room = Room::registered(room_number, used_count);
     let mut tx = db.begin().await?;
     let at = now();
     let inserted = sqlx::query(
-        "INSERT INTO room (room_number, room_status, used_count, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (room_number) DO NOTHING",
+        "INSERT INTO room (room_number, room_status, used_count, revision, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (room_number) DO NOTHING",
     )
     .bind(room_number)
-    .bind(room_status::EMPTY)
+    .bind(room.status())
     .bind(used_count)
+    .bind(room.revision)
     .bind(at)
     .execute(&mut *tx)
     .await?
@@ -114,19 +118,14 @@ pub async fn register(
         room_number,
         room_status: room_status::EMPTY.into(),
         used_count,
+        revision: Some(room.revision),
     }));
     outbox
         .enqueue(&mut tx, &registered, Some(request_id))
         .await?;
     tx.commit().await?;
     outbox.wake();
-    Ok(Room {
-        room_number,
-        full: false,
-        used_count,
-        conference_id: None,
-        pay_id: None,
-    })
+    Ok(room)
 }
 
 /// A payment was made: assign the room or reject the booking.
@@ -139,7 +138,12 @@ pub async fn assign(
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let room = find(conn, room_number).await?;
-    let event = match domain::on_paid(room.as_ref(), conference_id, pay_id) {
+    let refunded = sqlx::query("SELECT 1 AS x FROM refunded_booking WHERE conference_id = $1")
+        .bind(conference_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    let event = match domain::on_paid(room.as_ref(), conference_id, pay_id, refunded) {
         OnPaid::Assign(room) => {
             save(conn, &room).await?;
             tracing::info!(
@@ -154,9 +158,18 @@ pub async fn assign(
                 conference_id,
                 pay_id,
                 used_count: room.used_count,
+                revision: Some(room.revision),
             })
         }
         OnPaid::AlreadyHeld => return Ok(()),
+        OnPaid::AlreadyRefunded => {
+            tracing::info!(
+                conference_id,
+                room_number,
+                "payment already refunded; the room is not taken"
+            );
+            return Ok(());
+        }
         OnPaid::Reject(reason) => {
             tracing::info!(conference_id, room_number, reason, "booking rejected");
             Event::AssignRejected(AssignRejected {
@@ -181,6 +194,14 @@ pub async fn release(
     pay_id: i64,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refunded_booking (conference_id, refunded_at) VALUES ($1, $2)
+         ON CONFLICT (conference_id) DO NOTHING",
+    )
+    .bind(conference_id)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
     let room = find(conn, room_number).await?;
     match domain::on_refund(room.as_ref(), conference_id) {
         OnRefund::Release(room) => {
@@ -192,6 +213,7 @@ pub async fn release(
                 conference_id,
                 pay_id,
                 used_count: room.used_count,
+                revision: Some(room.revision),
             }));
             outbox.enqueue(conn, &released, request_id).await
         }

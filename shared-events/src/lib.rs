@@ -73,6 +73,10 @@ pub struct Assigned {
     pub conference_id: i64,
     pub pay_id: i64,
     pub used_count: i64,
+    /// The room's revision after this change (an addition): it grows by one with every
+    /// change of the room, so a reader can ignore a stale event that arrives late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 /// A booking was cancelled (conference → pay). `payId` is absent when the booking never
@@ -105,6 +109,10 @@ pub struct CancelAssigned {
     pub conference_id: i64,
     pub pay_id: i64,
     pub used_count: i64,
+    /// The room's revision after this change (an addition): it grows by one with every
+    /// change of the room, so a reader can ignore a stale event that arrives late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 /// A paid booking could not get its room (unknown or occupied): pay refunds it,
@@ -126,6 +134,10 @@ pub struct RoomRegistered {
     pub room_number: i64,
     pub room_status: String,
     pub used_count: i64,
+    /// The room's revision after this change (an addition): it grows by one with every
+    /// change of the room, so a reader can ignore a stale event that arrives late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 /// Every domain event of HiFive. Serialised without a tag; the envelope adds `eventType`.
