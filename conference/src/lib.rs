@@ -15,14 +15,14 @@ use axum::{
     routing::get,
 };
 use hifive_common::{
-    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
-    Policy, PolicyError, RequestId, Server,
+    AppError, BaseUrl, CancellationToken, CommonConfig, Db, DbConn, EventContext, JsonObject,
+    Outbox, PageParams, Policy, PolicyError, RequestId, Server,
     config::{env_millis, env_or, env_parse},
     http::path_id,
 };
 use shared_events::{Envelope, Event};
 
-use crate::pay_client::PayClient;
+use crate::{domain::OnPaid, pay_client::PayClient};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -35,6 +35,10 @@ pub struct Config {
     pub pay_timeout: Duration,
     /// `PAY_RETRY_AFTER_SECS`: the `Retry-After` sent when pay is unavailable (default 5).
     pub retry_after_secs: u64,
+    /// `STUCK_BOOKING_AFTER_MS`: a booking still `CREATED` this long after it was made lost
+    /// its pay call (the service stopped mid-call); it is marked `FAILED` and any payment
+    /// refunded (default 30000).
+    pub stuck_after: Duration,
 }
 
 impl Config {
@@ -44,6 +48,7 @@ impl Config {
             pay_url: env_or("PAY_URL", "http://127.0.0.1:8082"),
             pay_timeout: env_millis("PAY_TIMEOUT_MS", 2000)?,
             retry_after_secs: env_parse("PAY_RETRY_AFTER_SECS", 5)?,
+            stuck_after: env_millis("STUCK_BOOKING_AFTER_MS", 30_000)?,
         })
     }
 }
@@ -68,12 +73,48 @@ impl App {
             pay: PayClient::new(&config.pay_url, config.pay_timeout)?,
             retry_after_secs: config.retry_after_secs,
         };
-        Ok(wiring.serve(
+        let (db, outbox) = (wiring.db.clone(), wiring.outbox.clone());
+        let mut server = wiring.serve(
             Router::new()
                 .route("/conferences", get(list).post(apply))
                 .route("/conferences/{id}", get(read).delete(cancel))
                 .with_state(state),
-        ))
+        );
+        let stuck_after = config.stuck_after.max(config.pay_timeout * 2);
+        server.spawn(move |shutdown| sweep_stuck(db, outbox, stuck_after, shutdown));
+        Ok(server)
+    }
+}
+
+/// Ends bookings that a stopped service left `CREATED` mid pay call: `FAILED`, and
+/// `ApplyCanceled` so that pay refunds a payment it may have made (or refuses a late one).
+async fn sweep_stuck(db: Db, outbox: Outbox, stuck_after: Duration, shutdown: CancellationToken) {
+    let every = (stuck_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let stuck = match store::stuck(&db, &hifive_common::db::ago(stuck_after)).await {
+            Ok(stuck) => stuck,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for stuck bookings");
+                continue;
+            }
+        };
+        for (id, request_id) in stuck {
+            let request_id = request_id.unwrap_or_default();
+            match store::record_pay_failure(&db, &outbox, id, true, &request_id).await {
+                Ok(_) => tracing::warn!(
+                    conference_id = id,
+                    request_id,
+                    "booking left CREATED by an interrupted pay call: FAILED, payment refunded if made"
+                ),
+                Err(e) => {
+                    tracing::warn!(conference_id = id, error = ?e, "cannot end stuck booking")
+                }
+            }
+        }
     }
 }
 
@@ -104,6 +145,17 @@ async fn apply(
         Ok(pay_id) => {
             let booking =
                 store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id).await?;
+            if let OnPaid::Ended = domain::on_paid(booking.status) {
+                // Cancelled (or swept as stuck) while pay was answering: its ApplyCanceled
+                // makes pay refund this payment.
+                return Err(AppError::conflict(
+                    "booking_ended",
+                    format!(
+                        "conference {id} became {} while it was being paid; its payment is refunded",
+                        booking.status.as_str()
+                    ),
+                ));
+            }
             tracing::info!(
                 conference_id = id,
                 pay_id,

@@ -252,3 +252,19 @@ pub async fn follow_event(
     }
     Ok(())
 }
+
+/// Bookings left `CREATED` since before `cutoff` (RFC 3339): their pay call ended long ago
+/// without an answer being recorded (the service stopped mid-call), with their request ids.
+pub async fn stuck(db: &AnyPool, cutoff: &str) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT conference_id, request_id FROM conference
+         WHERE status = $1 AND created_at < $2 ORDER BY conference_id LIMIT 100",
+    )
+    .bind(Status::Created.as_str())
+    .bind(cutoff)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("conference_id")?, r.try_get("request_id")?)))
+        .collect()
+}

@@ -16,3 +16,4 @@ pub use db::{Db, DbConn};
 pub use http::{AppError, BaseUrl, JsonObject, PageParams, RequestId};
 pub use outbox::Outbox;
 pub use server::{Server, Wiring};
+pub use tokio_util::sync::CancellationToken;

@@ -102,6 +102,15 @@ impl Server {
         self.shutdown.clone()
     }
 
+    /// Runs a background task of the service (e.g. a sweeper) until the service stops; it
+    /// gets the shutdown token and is awaited (bounded) on shutdown like the consumer.
+    pub fn spawn<F>(&mut self, task: impl FnOnce(CancellationToken) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task(self.shutdown.clone()));
+    }
+
     /// Sets the routes (the request-id, tracing and JSON-404 layers are added here).
     pub fn routes(&mut self, router: Router) {
         self.router = crate::http::layers(router);
