@@ -106,6 +106,7 @@ impl Drop for Proc {
 /// One running HiFive: broker + five services.
 pub struct System {
     procs: HashMap<&'static str, Proc>,
+    env: Vec<(String, String)>,
     ports: HashMap<&'static str, u16>,
     kafka_port: u16,
     http: reqwest::Client,
@@ -115,12 +116,21 @@ pub struct System {
 impl System {
     /// Starts the broker and all five services and waits until every one is ready.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`System::start`], with extra environment for every service.
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new();
         let mut ports: HashMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         ports.insert("broker", free_port());
         let mut system = System {
             procs: HashMap::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             kafka_port: ports["broker"],
             ports,
             http: reqwest::Client::builder()
@@ -191,6 +201,7 @@ impl System {
             .env("CONFERENCE_URL", self.url_of("conference"))
             .env("ROOM_URL", self.url_of("room"))
             .env("CUSTOMER_CENTER_URL", self.url_of("customer-center"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(self.log_file(name))
             .stderr(self.log_file(name));
@@ -205,6 +216,133 @@ impl System {
             .remove(name)
             .unwrap_or_else(|| panic!("{name} is not running"));
         drop(proc);
+    }
+
+    /// Kills the broker (SIGKILL) and starts it again on the same port and storage.
+    pub async fn restart_broker(&mut self) {
+        self.kill("broker");
+        self.start_broker().await;
+    }
+
+    /// Settings to reach this system's broker (for tests that publish or read raw events).
+    pub fn kafka(&self) -> hifive_common::KafkaConfig {
+        hifive_common::KafkaConfig {
+            brokers: format!("127.0.0.1:{}", self.kafka_port),
+            topic: shared_events::DEFAULT_TOPIC.into(),
+            partitions: 3,
+            replication: 1,
+            group: format!("e2e-{}", uuid::Uuid::new_v4()),
+            dlq_topic: format!("{}.dlq", shared_events::DEFAULT_TOPIC),
+            max_attempts: 5,
+        }
+    }
+
+    /// Publishes `record` to `topic` as it is (no envelope, no outbox).
+    pub async fn publish(&self, topic: &str, record: &Record) {
+        use rdkafka::{
+            message::{Header, OwnedHeaders},
+            producer::FutureRecord,
+        };
+        let producer = hifive_common::kafka::producer(&self.kafka()).expect("producer");
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &record.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+        let mut r = FutureRecord::to(topic)
+            .payload(&record.payload)
+            .headers(headers);
+        if let Some(key) = &record.key {
+            r = r.key(key);
+        }
+        producer
+            .send(r, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("publish");
+    }
+
+    /// Reads `topic` from the start until `done` accepts what was read (or panics after
+    /// [`SETTLE`]).
+    pub async fn read_topic(&self, topic: &str, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
+        use rdkafka::{
+            Message,
+            consumer::{Consumer, StreamConsumer},
+            message::Headers,
+        };
+        let consumer: StreamConsumer = hifive_common::kafka::consumer_config(&self.kafka())
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut records = Vec::new();
+        let deadline = Instant::now() + SETTLE;
+        while !done(&records) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = match tokio::time::timeout(left, consumer.recv()).await {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => panic!("reading {topic}: {e}"),
+                Err(_) => panic!(
+                    "timed out reading {topic}; read {} records: {records:#?}",
+                    records.len()
+                ),
+            };
+            let headers = message
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push(Record {
+                key: message
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+        }
+        records
+    }
+
+    /// Polls the consistency checker until every SPEC.md invariant holds (the system went
+    /// quiet); panics with the violations otherwise. Returns the final snapshot.
+    pub async fn assert_consistent(&self, accepted: &[i64]) -> checker::Snapshot {
+        let deadline = Instant::now() + SETTLE * 2;
+        loop {
+            let snapshot = checker::Snapshot::fetch(&self.http, &self.gateway()).await;
+            if let Ok(s) = &snapshot
+                && checker::check(s, accepted).is_empty()
+            {
+                return snapshot.expect("checked");
+            }
+            if Instant::now() > deadline {
+                let s = snapshot.expect("the system can be read through the gateway");
+                let violations: Vec<String> = checker::check(&s, accepted)
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect();
+                panic!(
+                    "invariants still broken after {:?}:\n{}\n{}",
+                    SETTLE * 2,
+                    checker::summary(&s),
+                    violations.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Path of a built binary of the workspace (e.g. `hifive-check`).
+    pub fn binary(&self, name: &str) -> PathBuf {
+        service_bin(name)
     }
 
     /// Restarts a killed service and waits until it is ready.
@@ -365,6 +503,28 @@ impl System {
 /// The `status` field of a booking or payment.
 pub fn status_of(v: &Value) -> &str {
     v["status"].as_str().unwrap_or_default()
+}
+
+/// A raw Kafka record.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Record {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The payload as JSON (Null when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.payload).unwrap_or(Value::Null)
+    }
 }
 
 /// A request body.
