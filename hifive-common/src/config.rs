@@ -59,6 +59,11 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// `KAFKA_GROUP`: consumer group (default: the service's name).
     pub group: String,
+    /// `KAFKA_GROUP_INSTANCE_ID`: a stable id for this instance in its group (static
+    /// membership), e.g. the service name locally or the pod name of a StatefulSet. A
+    /// restarted instance then takes its old place at once instead of waiting for the group
+    /// to notice the old one is gone. Unset: dynamic membership.
+    pub instance_id: Option<String>,
     /// `KAFKA_DLQ_TOPIC`: where events that cannot be applied go (default `<topic>.dlq`).
     pub dlq_topic: String,
     /// `CONSUMER_MAX_ATTEMPTS`: how many times an event whose effect keeps failing (for a
@@ -88,6 +93,8 @@ impl CommonConfig {
                 partitions: env_parse("KAFKA_PARTITIONS", 3)?,
                 replication: env_parse("KAFKA_REPLICATION", 1)?,
                 group: env_or("KAFKA_GROUP", service),
+                instance_id: Some(env_or("KAFKA_GROUP_INSTANCE_ID", ""))
+                    .filter(|id| !id.is_empty()),
                 max_attempts: env_parse("CONSUMER_MAX_ATTEMPTS", 5u32)?.max(1),
             },
         })

@@ -24,6 +24,9 @@ fn base(config: &KafkaConfig) -> ClientConfig {
         // Loopback brokers are IPv4 (Tansu listens on 127.0.0.1 only).
         .set("broker.address.family", "v4")
         .set("socket.keepalive.enable", "true");
+    if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
+        c.set("debug", debug);
+    }
     c
 }
 
@@ -80,6 +83,9 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
         .set("topic.metadata.refresh.interval.ms", "5000")
         // Low end-to-end latency: do not let the broker hold a fetch for long.
         .set("fetch.wait.max.ms", "50");
+    if let Some(id) = &config.instance_id {
+        c.set("group.instance.id", id);
+    }
     c
 }
 

@@ -28,6 +28,7 @@ async fn live_but_not_ready_without_a_broker_and_still_accepts_rooms() {
                 partitions: 1,
                 replication: 1,
                 group: "room".into(),
+                instance_id: None,
                 dlq_topic: "hifive.dlq".into(),
                 max_attempts: 5,
             },
