@@ -157,7 +157,8 @@ impl System {
             .expect("log file")
     }
 
-    async fn start_broker(&mut self) {
+    /// Starts the broker (again, after [`System::kill`]) on its port and storage.
+    pub async fn start_broker(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.kafka_port);
         let log = self.log_file("broker");
         let child = Command::new(tansu_bin())
@@ -197,6 +198,8 @@ impl System {
             .env("DATA_DIR", &self.dir.0)
             .env("KAFKA_BROKERS", format!("127.0.0.1:{}", self.kafka_port))
             .env("RUST_LOG", "info")
+            // One instance per service: a restarted one takes its old place in the group.
+            .env("KAFKA_GROUP_INSTANCE_ID", name)
             .env("PAY_URL", self.url_of("pay"))
             .env("CONFERENCE_URL", self.url_of("conference"))
             .env("ROOM_URL", self.url_of("room"))
@@ -218,12 +221,6 @@ impl System {
         drop(proc);
     }
 
-    /// Kills the broker (SIGKILL) and starts it again on the same port and storage.
-    pub async fn restart_broker(&mut self) {
-        self.kill("broker");
-        self.start_broker().await;
-    }
-
     /// Settings to reach this system's broker (for tests that publish or read raw events).
     pub fn kafka(&self) -> hifive_common::KafkaConfig {
         hifive_common::KafkaConfig {
@@ -232,6 +229,7 @@ impl System {
             partitions: 3,
             replication: 1,
             group: format!("e2e-{}", uuid::Uuid::new_v4()),
+            instance_id: None,
             dlq_topic: format!("{}.dlq", shared_events::DEFAULT_TOPIC),
             max_attempts: 5,
         }
@@ -312,6 +310,13 @@ impl System {
         records
     }
 
+    /// Everything the checker reads (all pages of bookings, payments, rooms, room states).
+    pub async fn snapshot(&self) -> checker::Snapshot {
+        checker::Snapshot::fetch(&self.http, &self.gateway())
+            .await
+            .expect("the system can be read through the gateway")
+    }
+
     /// Polls the consistency checker until every SPEC.md invariant holds (the system went
     /// quiet); panics with the violations otherwise. Returns the final snapshot.
     pub async fn assert_consistent(&self, accepted: &[i64]) -> checker::Snapshot {
@@ -338,6 +343,11 @@ impl System {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The folder with this system's databases and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
     }
 
     /// Path of a built binary of the workspace (e.g. `hifive-check`).
