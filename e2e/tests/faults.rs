@@ -53,7 +53,7 @@ async fn customer(n: u64, gateway: String, load: Arc<Mutex<Load>>, stop: Cancell
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let pick = seed >> 33;
-        let (kind, outcome) = if pick % 3 == 0 && !mine.is_empty() {
+        let (kind, outcome) = if pick.is_multiple_of(3) && !mine.is_empty() {
             let id = mine.swap_remove(pick as usize % mine.len());
             let r = http
                 .delete(format!("{gateway}/conferences/{id}"))
