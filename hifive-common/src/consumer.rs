@@ -2,7 +2,8 @@
 //!
 //! Each event is applied in one database transaction that also records its `eventId` as
 //! processed (a duplicate delivery changes nothing) and enqueues any events it causes in the
-//! outbox. The offset is committed only after that transaction is durable.
+//! outbox. The offset is stored (and then committed, in the background) only after that
+//! transaction is durable.
 //!
 //! An event that cannot be read, or whose effect keeps failing, is published to the
 //! dead-letter topic with the reason in its headers and the consumer moves on; while the
@@ -19,7 +20,7 @@ use std::{
 
 use rdkafka::{
     ClientContext, Message,
-    consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer},
     message::{Header, Headers, OwnedHeaders},
     producer::FutureRecord,
     util::Timeout,
@@ -142,9 +143,9 @@ impl ConsumerContext for GroupContext {
 
 /// What became of one message.
 enum Outcome {
-    /// Applied, a duplicate, or not for this service: commit the offset.
+    /// Applied, a duplicate, or not for this service: store the offset for commit.
     Done,
-    /// It cannot be applied: send it to the dead-letter topic, then commit the offset.
+    /// It cannot be applied: send it to the dead-letter topic, then store the offset.
     DeadLetter { stage: &'static str, reason: String },
     /// Stopping before it was handled: do not commit; it is redelivered on the next start.
     Stopped,
@@ -219,10 +220,11 @@ pub async fn run<P: Policy>(
                 }
             }
         }
-        if let Err(e) = consumer.commit_message(&message, CommitMode::Async) {
-            tracing::warn!(error = %e, "offset commit failed; the event may be redelivered");
+        if let Err(e) = consumer.store_offset_from_message(&message) {
+            tracing::warn!(error = %e, "cannot store the offset; the event may be redelivered");
         }
     }
+    // Leaving the group commits the offsets stored since the last background commit.
     consumer.unsubscribe();
     tracing::info!("consumer left its group");
     Ok(())

@@ -72,11 +72,17 @@ pub fn producer(config: &KafkaConfig) -> anyhow::Result<Producer> {
         .create_with_context(QuietContext::default())?)
 }
 
-/// Consumer settings: manual offset commits after the effect is durable.
+/// Consumer settings: at-least-once. The consumer stores a message's offset only after its
+/// effect is durable; stored offsets are committed in the background once a second (and on
+/// leaving the group), not one request per message, which would flood the group coordinator
+/// and starve its heartbeats. After a crash, up to a second of events is delivered again and
+/// de-duplicated by `eventId`.
 pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = base(config);
     c.set("group.id", &config.group)
-        .set("enable.auto.commit", "false")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.commit.interval.ms", "1000")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
