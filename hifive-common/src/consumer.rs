@@ -391,3 +391,168 @@ async fn apply_once<P: Policy>(
     tx.commit().await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use shared_events::Paid;
+    use sqlx::Row;
+
+    use super::*;
+
+    /// A policy whose first `failures` attempts fail with `error()`, then succeed.
+    struct Flaky {
+        failures: u32,
+        error: fn() -> PolicyError,
+        attempts: AtomicU32,
+    }
+
+    impl Policy for Flaky {
+        fn handles(&self, _: &Event) -> bool {
+            true
+        }
+
+        async fn apply(
+            &self,
+            _tx: &mut DbConn,
+            _envelope: &Envelope,
+            _ctx: &EventContext,
+        ) -> Result<(), PolicyError> {
+            let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            if n <= self.failures {
+                Err((self.error)())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn flaky(failures: u32, error: fn() -> PolicyError) -> Flaky {
+        Flaky {
+            failures,
+            error,
+            attempts: AtomicU32::new(0),
+        }
+    }
+
+    fn config(max_attempts: u32) -> KafkaConfig {
+        KafkaConfig {
+            brokers: "127.0.0.1:1".into(),
+            topic: "hifive".into(),
+            partitions: 1,
+            replication: 1,
+            group: "test".into(),
+            instance_id: None,
+            dlq_topic: "hifive.dlq".into(),
+            max_attempts,
+        }
+    }
+
+    fn paid() -> Envelope {
+        Envelope::new(Event::Paid(Paid {
+            pay_id: 1,
+            pay_status: "PAID".into(),
+            conference_id: 1,
+            room_number: 1,
+        }))
+    }
+
+    async fn db() -> Db {
+        crate::db::connect("sqlite::memory:", &sqlx::migrate::Migrator::DEFAULT)
+            .await
+            .expect("in-memory database")
+    }
+
+    async fn processed(db: &Db) -> i64 {
+        sqlx::query("SELECT COUNT(*) AS n FROM processed_event")
+            .fetch_one(db)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    }
+
+    async fn run(db: &Db, policy: &Flaky, envelope: &Envelope, max_attempts: u32) -> Outcome {
+        apply_with_retry(
+            db,
+            &Outbox::default(),
+            policy,
+            envelope,
+            &EventContext::default(),
+            &config(max_attempts),
+            &CancellationToken::new(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_effect_that_keeps_failing_is_dead_lettered_after_max_attempts() {
+        let db = db().await;
+        let policy = flaky(u32::MAX, || PolicyError::Failed("constraint".into()));
+        let outcome = run(&db, &policy, &paid(), 3).await;
+        let Outcome::DeadLetter { stage, reason } = outcome else {
+            panic!("not dead-lettered")
+        };
+        assert_eq!(stage, "apply");
+        assert!(reason.contains("failed 3 times"), "{reason}");
+        assert_eq!(policy.attempts.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            processed(&db).await,
+            0,
+            "nothing of a failed attempt is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_contract_violation_is_dead_lettered_at_once() {
+        let db = db().await;
+        let policy = flaky(u32::MAX, || PolicyError::Permanent("nonsense".into()));
+        let outcome = run(&db, &policy, &paid(), 5).await;
+        assert!(matches!(outcome, Outcome::DeadLetter { .. }));
+        assert_eq!(policy.attempts.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_retried_past_max_attempts_until_it_works() {
+        let db = db().await;
+        let policy = flaky(2, || PolicyError::Transient(sqlx::Error::PoolTimedOut));
+        let outcome = run(&db, &policy, &paid(), 1).await;
+        assert!(matches!(outcome, Outcome::Done));
+        assert_eq!(policy.attempts.load(Ordering::Relaxed), 3);
+        assert_eq!(processed(&db).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_delivery_is_applied_once() {
+        let db = db().await;
+        let policy = flaky(0, || unreachable!());
+        let event = paid();
+        assert!(matches!(run(&db, &policy, &event, 5).await, Outcome::Done));
+        assert!(matches!(run(&db, &policy, &event, 5).await, Outcome::Done));
+        assert_eq!(policy.attempts.load(Ordering::Relaxed), 1);
+        assert_eq!(processed(&db).await, 1);
+    }
+
+    #[tokio::test]
+    async fn stopping_while_retrying_leaves_the_event_for_the_next_start() {
+        let db = db().await;
+        let policy = flaky(u32::MAX, || {
+            PolicyError::Transient(sqlx::Error::PoolTimedOut)
+        });
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let outcome = apply_with_retry(
+            &db,
+            &Outbox::default(),
+            &policy,
+            &paid(),
+            &EventContext::default(),
+            &config(5),
+            &stop,
+        )
+        .await;
+        assert!(matches!(outcome, Outcome::Stopped));
+        assert_eq!(processed(&db).await, 0);
+    }
+}
