@@ -3,6 +3,7 @@
 
 pub mod domain;
 pub mod pay_client;
+pub mod pay_guard;
 pub mod store;
 
 use std::time::Duration;
@@ -22,7 +23,13 @@ use hifive_common::{
 };
 use shared_events::{Envelope, Event};
 
-use crate::{domain::OnPaid, pay_client::PayClient};
+use std::sync::Arc;
+
+use crate::{
+    domain::OnPaid,
+    pay_client::PayClient,
+    pay_guard::{GuardConfig, GuardedPay, PayCallError, PayRequest},
+};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -31,8 +38,8 @@ pub struct Config {
     pub common: CommonConfig,
     /// `PAY_URL`: base URL of the pay service (default http://127.0.0.1:8082).
     pub pay_url: String,
-    /// `PAY_TIMEOUT_MS`: how long a booking waits for pay (default 2000).
-    pub pay_timeout: Duration,
+    /// The timeout, bulkhead and circuit breaker around the pay call.
+    pub pay_guard: GuardConfig,
     /// `PAY_RETRY_AFTER_SECS`: the `Retry-After` sent when pay is unavailable (default 5).
     pub retry_after_secs: u64,
     /// `STUCK_BOOKING_AFTER_MS`: a booking still `CREATED` this long after it was made lost
@@ -46,18 +53,34 @@ impl Config {
         Ok(Self {
             common: CommonConfig::from_env("conference", 8081)?,
             pay_url: env_or("PAY_URL", "http://127.0.0.1:8082"),
-            pay_timeout: env_millis("PAY_TIMEOUT_MS", 2000)?,
+            pay_guard: guard_config()?,
             retry_after_secs: env_parse("PAY_RETRY_AFTER_SECS", 5)?,
             stuck_after: env_millis("STUCK_BOOKING_AFTER_MS", 30_000)?,
         })
     }
 }
 
+/// Reads the pay guard's settings; the defaults are [`GuardConfig::default`].
+fn guard_config() -> anyhow::Result<GuardConfig> {
+    let d = GuardConfig::default();
+    Ok(GuardConfig {
+        timeout: env_millis("PAY_TIMEOUT_MS", d.timeout.as_millis() as u64)?,
+        max_concurrent: env_parse("PAY_MAX_CONCURRENT", d.max_concurrent)?,
+        failure_rate: env_parse("BREAKER_FAILURE_RATE", d.failure_rate)?,
+        slow_call: env_millis("BREAKER_SLOW_CALL_MS", d.slow_call.as_millis() as u64)?,
+        slow_call_rate: env_parse("BREAKER_SLOW_CALL_RATE", d.slow_call_rate)?,
+        window: env_parse("BREAKER_WINDOW", d.window)?,
+        min_calls: env_parse("BREAKER_MIN_CALLS", d.min_calls)?,
+        open_wait: env_millis("BREAKER_OPEN_MS", d.open_wait.as_millis() as u64)?,
+        half_open_calls: env_parse("BREAKER_HALF_OPEN_CALLS", d.half_open_calls)?,
+    })
+}
+
 #[derive(Clone)]
 struct AppState {
     db: Db,
     outbox: Outbox,
-    pay: PayClient,
+    pay: GuardedPay,
     retry_after_secs: u64,
 }
 
@@ -66,11 +89,19 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring = Server::wire(&config.common, &MIGRATOR, |_| BookingPolicy).await?;
+        let mut wiring = Server::wire(&config.common, &MIGRATOR, |_| BookingPolicy).await?;
+        let pay_timeout = config.pay_guard.timeout;
+        // Built once: every request shares the breaker and the bulkhead.
+        let pay = GuardedPay::new(
+            PayClient::new(&config.pay_url, pay_timeout + Duration::from_secs(1))?,
+            config.pay_guard.clone(),
+        )?;
+        let report = pay.clone();
+        wiring.report("payCircuitBreaker", Arc::new(move || report.report()));
         let state = AppState {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),
-            pay: PayClient::new(&config.pay_url, config.pay_timeout)?,
+            pay,
             retry_after_secs: config.retry_after_secs,
         };
         let (db, outbox) = (wiring.db.clone(), wiring.outbox.clone());
@@ -80,7 +111,7 @@ impl App {
                 .route("/conferences/{id}", get(read).delete(cancel))
                 .with_state(state),
         );
-        let stuck_after = config.stuck_after.max(config.pay_timeout * 2);
+        let stuck_after = config.stuck_after.max(pay_timeout * 2);
         server.spawn(move |shutdown| sweep_stuck(db, outbox, stuck_after, shutdown));
         Ok(server)
     }
@@ -141,7 +172,12 @@ async fn apply(
     let id = store::create(&app.db, room_number, &request_id).await?;
     tracing::Span::current().record("conference_id", id);
     tracing::info!(conference_id = id, room_number, "booking created; paying");
-    match app.pay.pay(id, room_number, &request_id).await {
+    let request = PayRequest {
+        conference_id: id,
+        room_number,
+        request_id: request_id.clone(),
+    };
+    match app.pay.pay(request).await {
         Ok(pay_id) => {
             let booking =
                 store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id).await?;
@@ -164,7 +200,7 @@ async fn apply(
             );
             Ok(created(&base, &booking))
         }
-        Err(e) => {
+        Err(PayCallError::Pay(e)) => {
             let refund = e.may_have_charged();
             match store::record_pay_failure(&app.db, &app.outbox, id, refund, &request_id).await? {
                 Some(booking) => Ok(created(&base, &booking)),
@@ -179,6 +215,20 @@ async fn apply(
                     ))
                 }
             }
+        }
+        Err(e) => {
+            // Fallback: pay was not called, so nothing was charged; the booking is removed.
+            store::discard(&app.db, id).await?;
+            let retry_after = match e {
+                PayCallError::Busy(_) => 1,
+                _ => app.pay.retry_after_secs(),
+            };
+            tracing::info!(conference_id = id, reason = %e, "booking refused at once: payment is busy");
+            Err(AppError::unavailable(
+                "payment_busy",
+                format!("{e}; nothing was booked or charged; retry in {retry_after} s"),
+                retry_after,
+            ))
         }
     }
 }

@@ -268,3 +268,14 @@ pub async fn stuck(db: &AnyPool, cutoff: &str) -> Result<Vec<(i64, Option<String
         .map(|r| Ok((r.try_get("conference_id")?, r.try_get("request_id")?)))
         .collect()
 }
+
+/// Removes a booking that never reached pay (the pay guard refused it at once): nothing was
+/// announced or charged, so nothing is kept. Only a `CREATED` booking is removed.
+pub async fn discard(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM conference WHERE conference_id = $1 AND status = $2")
+        .bind(id)
+        .bind(Status::Created.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}

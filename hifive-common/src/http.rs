@@ -377,7 +377,13 @@ async fn unknown_route(req: Request) -> AppError {
 pub struct Readiness {
     pub db: Option<Db>,
     pub consumer: Option<Arc<ConsumerStatus>>,
+    /// Extra components shown in the answer that do not decide readiness (e.g. the state of
+    /// a circuit breaker: the service still serves while it is open).
+    pub details: Vec<(&'static str, Detail)>,
 }
+
+/// A component's current details, as JSON.
+pub type Detail = Arc<dyn Fn() -> Value + Send + Sync>;
 
 /// `/health/live` (the process answers), `/health/ready` and `/actuator/health` (database
 /// reachable and consumer joined its group).
@@ -410,6 +416,9 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
             "kafka".into(),
             json!({ "status": if ok { "UP" } else { "DOWN" } }),
         );
+    }
+    for (name, detail) in &readiness.details {
+        components.insert((*name).into(), detail());
     }
     let status = if up {
         StatusCode::OK

@@ -23,14 +23,21 @@ pub struct Wiring {
     pub db: Db,
     pub outbox: Outbox,
     consumer: Arc<ConsumerStatus>,
+    details: Vec<(&'static str, crate::http::Detail)>,
 }
 
 impl Wiring {
+    /// Adds a component to `/health/ready`'s details (it does not decide readiness).
+    pub fn report(&mut self, name: &'static str, detail: crate::http::Detail) {
+        self.details.push((name, detail));
+    }
+
     /// Adds the service's routes and the health routes; returns the server to run.
     pub fn serve(mut self, routes: Router) -> Server {
         let readiness = Readiness {
             db: Some(self.db),
             consumer: Some(self.consumer),
+            details: self.details,
         };
         self.server.routes(routes.merge(health_routes(readiness)));
         self.server
@@ -70,6 +77,7 @@ impl Server {
             db,
             outbox,
             consumer,
+            details: Vec::new(),
         })
     }
 

@@ -1,0 +1,251 @@
+//! The guarded call to pay, one tower stack built once and shared by every request:
+//! bulkhead (at most `max_concurrent` pay calls; more are refused at once) → circuit breaker
+//! (failure rate and slow-call rate over a sliding window of calls) → timeout → HTTP.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt, util::BoxCloneSyncService};
+use tower_resilience_circuitbreaker::{
+    CircuitBreakerError, CircuitBreakerLayer, CircuitState, SlidingWindowType,
+};
+
+use crate::pay_client::{PayClient, PayError};
+
+/// Settings of the guard (environment variables in brackets; see the README).
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    /// How long a booking waits for pay (`PAY_TIMEOUT_MS`).
+    pub timeout: Duration,
+    /// Bulkhead: pay calls in flight at most (`PAY_MAX_CONCURRENT`).
+    pub max_concurrent: usize,
+    /// Opens when this share of the calls in the window failed (`BREAKER_FAILURE_RATE`, %).
+    pub failure_rate: f64,
+    /// A call slower than this counts as slow (`BREAKER_SLOW_CALL_MS`).
+    pub slow_call: Duration,
+    /// Opens when this share of the calls in the window were slow (`BREAKER_SLOW_CALL_RATE`, %).
+    pub slow_call_rate: f64,
+    /// The window: the last N calls (`BREAKER_WINDOW`).
+    pub window: usize,
+    /// No decision before this many calls in the window (`BREAKER_MIN_CALLS`).
+    pub min_calls: usize,
+    /// How long it stays open before letting trial calls through (`BREAKER_OPEN_MS`).
+    pub open_wait: Duration,
+    /// Trial calls in half-open; all must succeed to close (`BREAKER_HALF_OPEN_CALLS`).
+    pub half_open_calls: usize,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(2000),
+            max_concurrent: 64,
+            failure_rate: 50.0,
+            slow_call: Duration::from_millis(1000),
+            slow_call_rate: 80.0,
+            window: 20,
+            min_calls: 10,
+            open_wait: Duration::from_secs(5),
+            half_open_calls: 3,
+        }
+    }
+}
+
+/// One payment to make.
+#[derive(Debug, Clone)]
+pub struct PayRequest {
+    pub conference_id: i64,
+    pub room_number: i64,
+    pub request_id: String,
+}
+
+/// Why a guarded pay call did not give a payment.
+#[derive(Debug, thiserror::Error)]
+pub enum PayCallError {
+    /// The circuit is open: pay was not called.
+    #[error("payment is busy: the circuit to pay is open")]
+    Open,
+    /// The bulkhead is full: pay was not called.
+    #[error("payment is busy: {0} payments are in progress already")]
+    Busy(usize),
+    /// Pay was called and failed.
+    #[error(transparent)]
+    Pay(#[from] PayError),
+}
+
+impl PayCallError {
+    /// Whether pay was never called (so nothing can have been charged).
+    pub fn not_attempted(&self) -> bool {
+        matches!(self, PayCallError::Open | PayCallError::Busy(_))
+    }
+}
+
+/// The breaker's state as the guard last saw it, and how often it changed.
+#[derive(Debug, Default)]
+pub struct BreakerState {
+    state: AtomicU8,
+    transitions: AtomicU64,
+}
+
+const CLOSED: u8 = 0;
+const OPEN: u8 = 1;
+const HALF_OPEN: u8 = 2;
+
+fn code(state: CircuitState) -> u8 {
+    match state {
+        CircuitState::Closed => CLOSED,
+        CircuitState::Open => OPEN,
+        CircuitState::HalfOpen => HALF_OPEN,
+    }
+}
+
+impl BreakerState {
+    pub fn name(&self) -> &'static str {
+        match self.state.load(Ordering::Relaxed) {
+            OPEN => "OPEN",
+            HALF_OPEN => "HALF_OPEN",
+            _ => "CLOSED",
+        }
+    }
+
+    pub fn transitions(&self) -> u64 {
+        self.transitions.load(Ordering::Relaxed)
+    }
+}
+
+/// The pay call behind its bulkhead, breaker and timeout. Cheap to clone; clones share the
+/// breaker and the bulkhead.
+#[derive(Clone)]
+pub struct GuardedPay {
+    service: BoxCloneSyncService<PayRequest, i64, PayCallError>,
+    state: Arc<BreakerState>,
+    config: GuardConfig,
+}
+
+impl GuardedPay {
+    /// Guards the HTTP client of pay.
+    pub fn new(client: PayClient, config: GuardConfig) -> anyhow::Result<Self> {
+        Self::around(
+            tower::service_fn(move |r: PayRequest| {
+                let client = client.clone();
+                async move {
+                    client
+                        .pay(r.conference_id, r.room_number, &r.request_id)
+                        .await
+                }
+            }),
+            config,
+        )
+    }
+
+    /// Guards any pay service (the tests use a controllable one).
+    pub fn around<S>(pay: S, config: GuardConfig) -> anyhow::Result<Self>
+    where
+        S: Service<PayRequest, Response = i64, Error = PayError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+        let state = Arc::new(BreakerState::default());
+        let seen = state.clone();
+        let (breaker, _handle) = CircuitBreakerLayer::builder()
+            .name("pay")
+            .failure_classifier(|result: &Result<i64, PayError>| {
+                // A refusal (4xx) is pay working as it should; it does not trip the breaker.
+                matches!(
+                    result,
+                    Err(PayError::Unreachable(_) | PayError::Unconfirmed(_))
+                )
+            })
+            .sliding_window_type(SlidingWindowType::CountBased)
+            .sliding_window_size(config.window.max(1))
+            .minimum_number_of_calls(config.min_calls.max(1))
+            .failure_rate_threshold((config.failure_rate / 100.0).clamp(0.01, 1.0))
+            .slow_call_duration_threshold(config.slow_call)
+            .slow_call_rate_threshold((config.slow_call_rate / 100.0).clamp(0.01, 1.0))
+            .wait_duration_in_open(config.open_wait)
+            .permitted_calls_in_half_open(config.half_open_calls.max(1))
+            .on_state_transition(move |from, to| {
+                seen.state.store(code(to), Ordering::Relaxed);
+                seen.transitions.fetch_add(1, Ordering::Relaxed);
+                match to {
+                    CircuitState::Open => {
+                        tracing::warn!(from = ?from, to = ?to, "pay circuit breaker opened: bookings are refused at once")
+                    }
+                    _ => tracing::info!(from = ?from, to = ?to, "pay circuit breaker changed state"),
+                }
+            })
+            .build_with_handle()?;
+        let timeout = config.timeout;
+        let max = config.max_concurrent.max(1);
+        let stack = ServiceBuilder::new()
+            .map_err(move |e: BoxError| classify(e, max))
+            .load_shed()
+            .concurrency_limit(max)
+            .layer(breaker)
+            .map_err(move |e: BoxError| timed_out(e, timeout))
+            .timeout(timeout)
+            .service(pay);
+        Ok(Self {
+            service: BoxCloneSyncService::new(stack),
+            state,
+            config,
+        })
+    }
+
+    /// Makes one payment through the guard.
+    pub async fn pay(&self, request: PayRequest) -> Result<i64, PayCallError> {
+        self.service.clone().oneshot(request).await
+    }
+
+    /// The breaker's state, for logs and `/health/ready`.
+    pub fn breaker(&self) -> &BreakerState {
+        &self.state
+    }
+
+    /// Seconds a refused client should wait before trying again.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.config.open_wait.as_secs_f64().ceil().max(1.0) as u64
+    }
+
+    /// `/health/ready` details: the breaker is reported, but an open breaker does not make
+    /// conference unready (it still serves reads and cancellations).
+    pub fn report(&self) -> Value {
+        json!({
+            "status": self.state.name(),
+            "transitions": self.state.transitions(),
+            "maxConcurrent": self.config.max_concurrent,
+            "timeoutMs": self.config.timeout.as_millis() as u64,
+        })
+    }
+}
+
+/// Errors out of the timeout layer: the pay client's own error, or "no answer in time"
+/// (pay may have charged: the caller refunds).
+fn timed_out(e: BoxError, timeout: Duration) -> PayError {
+    match e.downcast::<PayError>() {
+        Ok(e) => *e,
+        Err(e) if e.is::<tower::timeout::error::Elapsed>() => {
+            PayError::Unconfirmed(format!("no answer within {} ms", timeout.as_millis()))
+        }
+        Err(e) => PayError::Unconfirmed(e.to_string()),
+    }
+}
+
+/// Errors out of the whole stack.
+fn classify(e: BoxError, max: usize) -> PayCallError {
+    if e.is::<tower::load_shed::error::Overloaded>() {
+        return PayCallError::Busy(max);
+    }
+    match e.downcast::<CircuitBreakerError<PayError>>() {
+        Ok(e) => match *e {
+            CircuitBreakerError::OpenCircuit => PayCallError::Open,
+            CircuitBreakerError::Inner(e) => PayCallError::Pay(e),
+        },
+        Err(e) => PayCallError::Pay(PayError::Unconfirmed(e.to_string())),
+    }
+}
