@@ -2,6 +2,7 @@
 //! they are cancelled or rejected.
 
 pub mod domain;
+pub mod overload;
 pub mod store;
 
 use axum::{
@@ -12,24 +13,43 @@ use axum::{
 };
 use hifive_common::{
     AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
-    Policy, PolicyError, RequestId, Server, http::path_id,
+    Policy, PolicyError, RequestId, Server,
+    config::{env_or, env_parse},
+    http::path_id,
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
 
-use crate::store::Charged;
+use crate::{
+    overload::{Latency, Overload},
+    store::Charged,
+};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// `PAY_LATENCY_MS`: simulated processing time per payment, `500` or `400..620` (off).
+    pub latency: Option<Latency>,
+    /// `PAY_CAPACITY`: payments processed at once; the rest queue (unlimited).
+    pub capacity: Option<usize>,
+    /// `PAY_ADMIN_ENABLED`: serve `GET/PUT /admin/overload` to change both at run time (false).
+    pub admin: bool,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
+        let latency = env_or("PAY_LATENCY_MS", "");
         Ok(Self {
             common: CommonConfig::from_env("pay", 8082)?,
+            latency: (!latency.is_empty())
+                .then(|| {
+                    Latency::parse(&latency).map_err(|e| anyhow::anyhow!("PAY_LATENCY_MS: {e}"))
+                })
+                .transpose()?,
+            capacity: Some(env_parse("PAY_CAPACITY", 0usize)?).filter(|n| *n > 0),
+            admin: env_parse("PAY_ADMIN_ENABLED", false)?,
         })
     }
 }
@@ -38,6 +58,7 @@ impl Config {
 struct AppState {
     db: Db,
     outbox: Outbox,
+    overload: Overload,
 }
 
 /// The pay service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
@@ -50,14 +71,16 @@ impl App {
         let state = AppState {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),
+            overload: Overload::new(config.latency, config.capacity),
         };
-        Ok(wiring.serve(
-            Router::new()
-                .route("/pays/room_applied", post(room_applied))
-                .route("/pays", get(list))
-                .route("/pays/{id}", get(read))
-                .with_state(state),
-        ))
+        let mut routes = Router::new()
+            .route("/pays/room_applied", post(room_applied))
+            .route("/pays", get(list))
+            .route("/pays/{id}", get(read));
+        if config.admin {
+            routes = routes.route("/admin/overload", get(overload).put(set_overload));
+        }
+        Ok(wiring.serve(routes.with_state(state)))
     }
 }
 
@@ -72,6 +95,7 @@ async fn room_applied(
     let room_number = body.id("roomNumber")?;
     body.text("conferenceStatus")?;
     tracing::Span::current().record("conference_id", conference_id);
+    let _slot = app.overload.enter().await;
     let answer = |status, pay_id: i64| {
         (
             status,
@@ -97,6 +121,37 @@ async fn room_applied(
             format!("conference {conference_id}: {why}"),
         )),
     }
+}
+
+/// `GET /admin/overload`: the current simulation settings.
+async fn overload(State(app): State<AppState>) -> Json<Value> {
+    Json(app.overload.report())
+}
+
+/// `PUT /admin/overload {"latencyMs": "400..620" | 500 | null, "capacity": 10 | null}`.
+async fn set_overload(
+    State(app): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<Value>, AppError> {
+    let latency = match body.0.get("latencyMs") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(AppError::unprocessable(
+                "invalid_body",
+                format!(
+                    "latencyMs must be a number of ms or a range like \"400..620\", not {other}"
+                ),
+            ));
+        }
+    }
+    .map(|raw| Latency::parse(&raw).map_err(|e| AppError::unprocessable("invalid_body", e)))
+    .transpose()?;
+    let capacity = body.count("capacity")?.map(|n| n as usize);
+    app.overload.set(latency, capacity);
+    Ok(Json(app.overload.report()))
 }
 
 async fn list(
