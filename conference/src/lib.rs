@@ -149,6 +149,22 @@ async fn sweep_stuck(db: Db, outbox: Outbox, stuck_after: Duration, shutdown: Ca
     }
 }
 
+impl AppState {
+    /// The fallback: `503 payment_busy` with `Retry-After`, for a booking pay was not asked for.
+    fn busy(&self, e: &PayCallError) -> AppError {
+        let retry_after = match e {
+            PayCallError::Busy(_) => 1,
+            _ => self.pay.retry_after_secs(),
+        };
+        tracing::debug!(reason = %e, "booking refused at once: payment is busy");
+        AppError::unavailable(
+            "payment_busy",
+            format!("{e}; nothing was booked or charged; retry in {retry_after} s"),
+            retry_after,
+        )
+    }
+}
+
 fn created(base: &BaseUrl, booking: &store::Booking) -> Response {
     let path = format!("/conferences/{}", booking.conference_id);
     let location = format!("{}{path}", base.0);
@@ -169,6 +185,8 @@ async fn apply(
     body: JsonObject,
 ) -> Result<Response, AppError> {
     let room_number = body.id("roomNumber")?;
+    // Refused at once (nothing stored) while the breaker is open or the bulkhead full.
+    let admission = app.pay.admit().map_err(|e| app.busy(&e))?;
     let id = store::create(&app.db, room_number, &request_id).await?;
     tracing::Span::current().record("conference_id", id);
     tracing::info!(conference_id = id, room_number, "booking created; paying");
@@ -177,7 +195,7 @@ async fn apply(
         room_number,
         request_id: request_id.clone(),
     };
-    match app.pay.pay(request).await {
+    match admission.pay(request).await {
         Ok(pay_id) => {
             let booking =
                 store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id).await?;
@@ -217,18 +235,10 @@ async fn apply(
             }
         }
         Err(e) => {
-            // Fallback: pay was not called, so nothing was charged; the booking is removed.
+            // The half-open breaker refused it: pay was not called, nothing was charged, and
+            // the booking is removed.
             store::discard(&app.db, id).await?;
-            let retry_after = match e {
-                PayCallError::Busy(_) => 1,
-                _ => app.pay.retry_after_secs(),
-            };
-            tracing::info!(conference_id = id, reason = %e, "booking refused at once: payment is busy");
-            Err(AppError::unavailable(
-                "payment_busy",
-                format!("{e}; nothing was booked or charged; retry in {retry_after} s"),
-                retry_after,
-            ))
+            Err(app.busy(&e))
         }
     }
 }

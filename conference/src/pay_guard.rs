@@ -1,16 +1,20 @@
-//! The guarded call to pay, one tower stack built once and shared by every request:
-//! bulkhead (at most `max_concurrent` pay calls; more are refused at once) → circuit breaker
-//! (failure rate and slow-call rate over a sliding window of calls) → timeout → HTTP.
+//! The guarded call to pay, built once and shared by every request: a bulkhead (at most
+//! `max_concurrent` pay calls; more are refused at once), then a tower stack of circuit
+//! breaker (failure rate and slow-call rate over a sliding window of calls) → timeout → HTTP.
+//!
+//! [`GuardedPay::admit`] decides before anything is stored: a full bulkhead, or a breaker that
+//! opened less than its wait ago, refuses at once without touching the database.
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, util::BoxCloneSyncService};
 use tower_resilience_circuitbreaker::{
     CircuitBreakerError, CircuitBreakerLayer, CircuitState, SlidingWindowType,
@@ -91,6 +95,7 @@ impl PayCallError {
 pub struct BreakerState {
     state: AtomicU8,
     transitions: AtomicU64,
+    opened_at: Mutex<Option<Instant>>,
 }
 
 const CLOSED: u8 = 0;
@@ -117,6 +122,25 @@ impl BreakerState {
     pub fn transitions(&self) -> u64 {
         self.transitions.load(Ordering::Relaxed)
     }
+
+    /// Open, and opened less than `wait` ago: certainly refusing (after the wait, the next
+    /// call is the breaker's to decide, as it half-opens).
+    fn refusing(&self, wait: Duration) -> bool {
+        self.state.load(Ordering::Relaxed) == OPEN
+            && self
+                .opened_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|at| at.elapsed() < wait)
+    }
+
+    fn saw(&self, to: CircuitState) {
+        if to == CircuitState::Open {
+            *self.opened_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        self.state.store(code(to), Ordering::Relaxed);
+        self.transitions.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The pay call behind its bulkhead, breaker and timeout. Cheap to clone; clones share the
@@ -124,8 +148,22 @@ impl BreakerState {
 #[derive(Clone)]
 pub struct GuardedPay {
     service: BoxCloneSyncService<PayRequest, i64, PayCallError>,
+    bulkhead: Arc<Semaphore>,
     state: Arc<BreakerState>,
     config: GuardConfig,
+}
+
+/// Permission to call pay: a bulkhead slot, held until the call ends.
+pub struct Admission {
+    _slot: OwnedSemaphorePermit,
+    service: BoxCloneSyncService<PayRequest, i64, PayCallError>,
+}
+
+impl Admission {
+    /// Makes the payment (the breaker may still refuse it while half-open).
+    pub async fn pay(self, request: PayRequest) -> Result<i64, PayCallError> {
+        self.service.oneshot(request).await
+    }
 }
 
 impl GuardedPay {
@@ -170,8 +208,7 @@ impl GuardedPay {
             .wait_duration_in_open(config.open_wait)
             .permitted_calls_in_half_open(config.half_open_calls.max(1))
             .on_state_transition(move |from, to| {
-                seen.state.store(code(to), Ordering::Relaxed);
-                seen.transitions.fetch_add(1, Ordering::Relaxed);
+                seen.saw(to);
                 match to {
                     CircuitState::Open => {
                         tracing::warn!(from = ?from, to = ?to, "pay circuit breaker opened: bookings are refused at once")
@@ -181,25 +218,40 @@ impl GuardedPay {
             })
             .build_with_handle()?;
         let timeout = config.timeout;
-        let max = config.max_concurrent.max(1);
         let stack = ServiceBuilder::new()
-            .map_err(move |e: BoxError| classify(e, max))
-            .load_shed()
-            .concurrency_limit(max)
+            .map_err(classify)
             .layer(breaker)
             .map_err(move |e: BoxError| timed_out(e, timeout))
             .timeout(timeout)
             .service(pay);
         Ok(Self {
             service: BoxCloneSyncService::new(stack),
+            bulkhead: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
             state,
             config,
         })
     }
 
-    /// Makes one payment through the guard.
+    /// Asks to call pay, without waiting: refused at once while the breaker is open or the
+    /// bulkhead is full.
+    pub fn admit(&self) -> Result<Admission, PayCallError> {
+        if self.state.refusing(self.config.open_wait) {
+            return Err(PayCallError::Open);
+        }
+        let slot = self
+            .bulkhead
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| PayCallError::Busy(self.config.max_concurrent.max(1)))?;
+        Ok(Admission {
+            _slot: slot,
+            service: self.service.clone(),
+        })
+    }
+
+    /// Admits and makes one payment.
     pub async fn pay(&self, request: PayRequest) -> Result<i64, PayCallError> {
-        self.service.clone().oneshot(request).await
+        self.admit()?.pay(request).await
     }
 
     /// The breaker's state, for logs and `/health/ready`.
@@ -236,16 +288,10 @@ fn timed_out(e: BoxError, timeout: Duration) -> PayError {
     }
 }
 
-/// Errors out of the whole stack.
-fn classify(e: BoxError, max: usize) -> PayCallError {
-    if e.is::<tower::load_shed::error::Overloaded>() {
-        return PayCallError::Busy(max);
-    }
-    match e.downcast::<CircuitBreakerError<PayError>>() {
-        Ok(e) => match *e {
-            CircuitBreakerError::OpenCircuit => PayCallError::Open,
-            CircuitBreakerError::Inner(e) => PayCallError::Pay(e),
-        },
-        Err(e) => PayCallError::Pay(PayError::Unconfirmed(e.to_string())),
+/// Errors out of the breaker.
+fn classify(e: CircuitBreakerError<PayError>) -> PayCallError {
+    match e {
+        CircuitBreakerError::OpenCircuit => PayCallError::Open,
+        CircuitBreakerError::Inner(e) => PayCallError::Pay(e),
     }
 }
