@@ -1,0 +1,148 @@
+//! `hifive-load [--gateway URL] [--conference URL] [--users N] [--seconds S] [--room N]`
+//!
+//! The original's load test (`siege -c100 -t60S` posting bookings) as a program: N users post
+//! `{"roomNumber": N}` to `/conferences` through the gateway, back to back, for S seconds.
+//! Prints availability, throughput, latency percentiles of successes and of refusals, and the
+//! pay circuit breaker's transitions (read from conference's `/health/ready`).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use load::{Outcome, Run};
+
+struct Args {
+    gateway: String,
+    conference: String,
+    users: usize,
+    seconds: f64,
+    room: i64,
+}
+
+const USAGE: &str =
+    "usage: hifive-load [--gateway URL] [--conference URL] [--users N] [--seconds S] [--room N]
+  --gateway URL     default http://127.0.0.1:8088
+  --conference URL  conference's own address, to follow its breaker (default http://127.0.0.1:8081)
+  --users N         concurrent users (default 100, as siege -c100)
+  --seconds S       duration (default 60, as siege -t60S)
+  --room N          the room every booking asks for (default 1)";
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        gateway: "http://127.0.0.1:8088".into(),
+        conference: "http://127.0.0.1:8081".into(),
+        users: 100,
+        seconds: 60.0,
+        room: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+        let bad = |what: &str| format!("{arg}: {what}");
+        match arg.as_str() {
+            "--gateway" => a.gateway = value()?,
+            "--conference" => a.conference = value()?,
+            "--users" => a.users = value()?.parse().map_err(|_| bad("a number"))?,
+            "--seconds" => a.seconds = value()?.parse().map_err(|_| bad("a number"))?,
+            "--room" => a.room = value()?.parse().map_err(|_| bad("a room number"))?,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if a.users == 0 || a.seconds <= 0.0 {
+        return Err("--users and --seconds must be positive".into());
+    }
+    Ok(a)
+}
+
+async fn breaker(http: &reqwest::Client, conference: &str) -> Option<(String, u64)> {
+    let body: serde_json::Value = http
+        .get(format!("{conference}/health/ready"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let b = &body["components"]["payCircuitBreaker"];
+    Some((b["status"].as_str()?.to_owned(), b["transitions"].as_u64()?))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("hifive-load: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(args.users)
+        .build()?;
+    println!(
+        "hifive-load: {} users, {} s, POST {}/conferences {{\"roomNumber\":{}}}",
+        args.users, args.seconds, args.gateway, args.room
+    );
+    let run = Arc::new(Mutex::new(Run::default()));
+    let before = breaker(&http, &args.conference).await;
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(args.seconds);
+
+    let watcher = {
+        let (http, run, conference) = (http.clone(), run.clone(), args.conference.clone());
+        tokio::spawn(async move {
+            while Instant::now() < end {
+                if let Some((state, _)) = breaker(&http, &conference).await {
+                    run.lock().unwrap().saw(start.elapsed(), &state);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let users: Vec<_> = (0..args.users)
+        .map(|_| {
+            let (http, run) = (http.clone(), run.clone());
+            let url = format!("{}/conferences", args.gateway);
+            let body = serde_json::json!({ "roomNumber": args.room });
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    let outcome = match http.post(&url).json(&body).send().await {
+                        Ok(r) if r.status() == 201 => Outcome::Booked,
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let json: serde_json::Value = r.json().await.unwrap_or_default();
+                            Outcome::Refused {
+                                status,
+                                error: json["error"].as_str().unwrap_or_default().to_owned(),
+                            }
+                        }
+                        Err(_) => Outcome::NoAnswer,
+                    };
+                    mine.push((outcome, t.elapsed()));
+                }
+                run.lock().unwrap().samples.extend(mine);
+            })
+        })
+        .collect();
+    for u in users {
+        u.await?;
+    }
+    let _ = watcher.await;
+    let after = breaker(&http, &args.conference).await;
+    let mut run = Arc::try_unwrap(run)
+        .map_err(|_| anyhow::anyhow!("run still shared"))?
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    run.elapsed = start.elapsed();
+    run.transitions = before.zip(after).map(|((_, b), (_, a))| (b, a));
+    print!("{}", run.report());
+    Ok(())
+}
