@@ -31,7 +31,8 @@ use crate::{
     pay_guard::{GuardConfig, GuardedPay, PayCallError, PayRequest},
 };
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
+pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -89,7 +90,7 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let mut wiring = Server::wire(&config.common, &MIGRATOR, |_| BookingPolicy).await?;
+        let mut wiring = Server::wire(&config.common, &MIGRATIONS, |_| BookingPolicy).await?;
         let pay_timeout = config.pay_guard.timeout;
         // Built once: every request shares the breaker and the bulkhead.
         let pay = GuardedPay::new(

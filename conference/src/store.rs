@@ -1,7 +1,10 @@
 //! Bookings in the conference database. Every state change and the event it causes are
 //! written in one transaction (the outbox).
 
-use hifive_common::{AppError, DbConn, Outbox, db::now};
+use hifive_common::{
+    AppError, DbConn, Outbox,
+    db::{LockScope, lock, now},
+};
 use serde_json::{Value, json};
 use shared_events::{Applied, ApplyCanceled, Envelope, Event, conference_status};
 use sqlx::{AnyPool, Row, any::AnyRow};
@@ -131,6 +134,7 @@ pub async fn record_payment(
     request_id: &str,
 ) -> Result<Booking, AppError> {
     let mut tx = db.begin().await?;
+    lock(&mut tx, LockScope::Conference, id).await?;
     let mut booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
     match domain::on_paid(booking.status) {
         OnPaid::MarkPaid => {
@@ -170,6 +174,7 @@ pub async fn record_pay_failure(
     request_id: &str,
 ) -> Result<Option<Booking>, AppError> {
     let mut tx = db.begin().await?;
+    lock(&mut tx, LockScope::Conference, id).await?;
     let booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
     let outcome = match domain::on_pay_failure(booking.status, may_have_charged) {
         OnPayFailure::MarkFailed { refund } => {
@@ -197,6 +202,7 @@ pub async fn cancel(
     request_id: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
+    lock(&mut tx, LockScope::Conference, id).await?;
     let booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
     match domain::on_cancel(booking.status) {
         OnCancel::Cancel => {
@@ -231,6 +237,7 @@ pub async fn follow_event(
     pay_id: i64,
     decide: fn(Status) -> Option<Status>,
 ) -> Result<(), sqlx::Error> {
+    lock(conn, LockScope::Conference, id).await?;
     let Some(booking) = find(conn, id).await? else {
         tracing::warn!(conference_id = id, "event about an unknown booking ignored");
         return Ok(());

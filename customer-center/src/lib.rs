@@ -27,7 +27,8 @@ use shared_events::{Envelope, Event};
 
 use crate::store::StateFilter;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
+pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,7 +48,7 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring = Server::wire(&config.common, &MIGRATOR, |_| ViewPolicy).await?;
+        let wiring = Server::wire(&config.common, &MIGRATIONS, |_| ViewPolicy).await?;
         let db = wiring.db.clone();
         Ok(wiring.serve(
             Router::new()

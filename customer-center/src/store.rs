@@ -1,6 +1,9 @@
 //! The view tables: room states and notifications.
 
-use hifive_common::{DbConn, db::now};
+use hifive_common::{
+    DbConn,
+    db::{LockScope, lock, now},
+};
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row, any::AnyRow};
 
@@ -125,6 +128,7 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error>
             upsert(conn, &state, "DO NOTHING").await?;
         }
         Change::Update(state, notice) => {
+            lock(conn, LockScope::Room, state.room_number).await?;
             let stored: Option<i64> =
                 sqlx::query("SELECT revision FROM room_state WHERE room_number = $1")
                     .bind(state.room_number)

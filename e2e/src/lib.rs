@@ -107,6 +107,9 @@ impl Drop for Proc {
 pub struct System {
     procs: HashMap<&'static str, Proc>,
     env: Vec<(String, String)>,
+    /// Services whose database is in `postgres` (the rest use SQLite in the temp dir).
+    on_postgres: Vec<&'static str>,
+    postgres: Option<Postgres>,
     ports: HashMap<&'static str, u16>,
     kafka_port: u16,
     http: reqwest::Client,
@@ -121,7 +124,20 @@ impl System {
 
     /// Like [`System::start`], with extra environment for every service.
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_on(env, &[]).await
+    }
+
+    /// Like [`System::start_with`], with the services in `on_postgres` on a throwaway local
+    /// PostgreSQL (one database each) and the others on SQLite (polyglot persistence).
+    pub async fn start_on(env: &[(&str, &str)], on_postgres: &[&'static str]) -> Self {
         let dir = TempDir::new();
+        let postgres = (!on_postgres.is_empty()).then(|| {
+            let pg = Postgres::start(&dir.0);
+            for service in on_postgres {
+                pg.create_database(&service.replace('-', "_"));
+            }
+            pg
+        });
         let mut ports: HashMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         ports.insert("broker", free_port());
@@ -131,6 +147,8 @@ impl System {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            on_postgres: on_postgres.to_vec(),
+            postgres,
             kafka_port: ports["broker"],
             ports,
             http: reqwest::Client::builder()
@@ -205,7 +223,15 @@ impl System {
             .env("ROOM_URL", self.url_of("room"))
             .env("CUSTOMER_CENTER_URL", self.url_of("customer-center"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        if let Some(pg) = self
+            .postgres
+            .as_ref()
+            .filter(|_| self.on_postgres.contains(&name))
+        {
+            cmd.env("DATABASE_URL", pg.url(&name.replace('-', "_")));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(self.log_file(name))
             .stderr(self.log_file(name));
         let child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
@@ -513,6 +539,147 @@ impl System {
 /// The `status` field of a booking or payment.
 pub fn status_of(v: &Value) -> &str {
     v["status"].as_str().unwrap_or_default()
+}
+
+/// A throwaway PostgreSQL cluster in a temp dir, on a free port; stopped on drop.
+pub struct Postgres {
+    data: PathBuf,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl Postgres {
+    /// `initdb` and `pg_ctl start` (as the `postgres` user when running as root, since
+    /// PostgreSQL refuses to run as root).
+    pub fn start(parent: &Path) -> Self {
+        let bin = Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+        let data = parent.join("postgres");
+        fs::create_dir_all(&data).expect("postgres dir");
+        let pg = Self {
+            data,
+            port: free_port(),
+            bin,
+        };
+        if is_root() {
+            let ids = |flag: &str| -> u32 {
+                let out = Command::new("id")
+                    .args([flag, "postgres"])
+                    .output()
+                    .expect("id");
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .expect("a postgres user (apt install postgresql)")
+            };
+            std::os::unix::fs::chown(&pg.data, Some(ids("-u")), Some(ids("-g")))
+                .expect("chown the postgres dir");
+        }
+        let data = pg.data.to_string_lossy().into_owned();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        let options = format!(
+            "-p {} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            pg.port
+        );
+        let log = format!("{data}/server.log");
+        pg.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
+        pg
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `postgres://` URL of database `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    pub fn create_database(&self, name: &str) {
+        let port = self.port.to_string();
+        self.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ],
+        );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// A raw Kafka record.

@@ -459,7 +459,12 @@ mod tests {
     }
 
     async fn db() -> Db {
-        crate::db::connect("sqlite::memory:", &sqlx::migrate::Migrator::DEFAULT)
+        static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+        let none = crate::db::Migrations {
+            sqlite: &NONE,
+            postgres: &NONE,
+        };
+        crate::db::connect("sqlite::memory:", &none)
             .await
             .expect("in-memory database")
     }

@@ -30,8 +30,33 @@ impl Backend {
     }
 }
 
-/// Opens the pool, applies the service's migrations and creates the plumbing tables.
-pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
+/// A service's migrations for each database it runs on.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// Declares a service's `MIGRATIONS` from its `migrations/sqlite` and `migrations/postgres`.
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        $crate::db::Migrations {
+            sqlite: {
+                static M: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+                &M
+            },
+            postgres: {
+                static M: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/postgres");
+                &M
+            },
+        }
+    };
+}
+
+/// Opens the pool, applies the service's migrations for its database and creates the
+/// plumbing tables.
+pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url)?;
     if backend == Backend::Sqlite {
@@ -49,6 +74,10 @@ pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
         .connect(url)
         .await
         .with_context(|| format!("cannot open database {}", redact(url)))?;
+    let migrator = match backend {
+        Backend::Sqlite => migrations.sqlite,
+        Backend::Postgres => migrations.postgres,
+    };
     migrator
         .run(&pool)
         .await
@@ -118,6 +147,27 @@ fn plumbing_tables(backend: Backend) -> [&'static str; 2] {
             event_type TEXT NOT NULL,
             processed_at TEXT NOT NULL)",
     ]
+}
+
+/// What a row lock protects: one booking, or one room.
+#[derive(Debug, Clone, Copy)]
+pub enum LockScope {
+    Conference = 1,
+    Room = 2,
+}
+
+/// Serialises read-modify-write transactions on one booking or room until the transaction
+/// ends. On Postgres (several connections, READ COMMITTED) this takes a transaction-level
+/// advisory lock, so two transactions cannot both decide on a stale read (e.g. a charge and a
+/// void of the same booking). On SQLite the single connection serialises transactions already.
+pub async fn lock(conn: &mut DbConn, scope: LockScope, id: i64) -> Result<(), sqlx::Error> {
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        sqlx::query("SELECT pg_advisory_xact_lock($1) IS NULL AS locked")
+            .bind(id.wrapping_mul(8).wrapping_add(scope as i64))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Now, as stored in timestamp columns (RFC 3339, UTC, milliseconds).

@@ -57,10 +57,10 @@ impl Server {
     /// `policy` (which gets the outbox, to announce what it does).
     pub async fn wire<P: Policy>(
         config: &CommonConfig,
-        migrator: &sqlx::migrate::Migrator,
+        migrations: &crate::db::Migrations,
         policy: impl FnOnce(Outbox) -> P,
     ) -> anyhow::Result<Wiring> {
-        let db = crate::db::connect(&config.database_url, migrator).await?;
+        let db = crate::db::connect(&config.database_url, migrations).await?;
         let mut server = Server::bind(config).await?;
         // One idempotent producer serves the outbox relay and the dead-letter topic.
         let producer = kafka::producer(&config.kafka)?;

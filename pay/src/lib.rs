@@ -25,7 +25,8 @@ use crate::{
     store::Charged,
 };
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
+pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,8 +67,10 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring =
-            Server::wire(&config.common, &MIGRATOR, |outbox| RefundPolicy { outbox }).await?;
+        let wiring = Server::wire(&config.common, &MIGRATIONS, |outbox| RefundPolicy {
+            outbox,
+        })
+        .await?;
         let state = AppState {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),

@@ -1,6 +1,9 @@
 //! Payments in the pay database; each change and its event in one transaction.
 
-use hifive_common::{DbConn, Outbox, db::now};
+use hifive_common::{
+    DbConn, Outbox,
+    db::{LockScope, lock, now},
+};
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event, Paid, PayCanceled};
 use sqlx::{AnyPool, Row, any::AnyRow};
@@ -107,6 +110,7 @@ pub async fn charge(
     request_id: &str,
 ) -> Result<Charged, sqlx::Error> {
     let mut tx = db.begin().await?;
+    lock(&mut tx, LockScope::Conference, conference_id).await?;
     let existing = by_conference(&mut tx, conference_id)
         .await?
         .map(|p| p.existing());
@@ -154,6 +158,7 @@ pub async fn refund(
     reason: &str,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    lock(conn, LockScope::Conference, conference_id).await?;
     let payment = by_conference(conn, conference_id).await?;
     match domain::on_refund(payment.as_ref().map(Payment::existing)) {
         OnRefund::Refund(pay_id) => {

@@ -21,7 +21,8 @@ use hifive_common::{
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
+pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,7 +48,7 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring = Server::wire(&config.common, &MIGRATOR, |outbox| AssignmentPolicy {
+        let wiring = Server::wire(&config.common, &MIGRATIONS, |outbox| AssignmentPolicy {
             outbox,
         })
         .await?;

@@ -1,6 +1,9 @@
 //! Rooms in the room database; each change and its event in one transaction.
 
-use hifive_common::{AppError, DbConn, Outbox, db::now};
+use hifive_common::{
+    AppError, DbConn, Outbox,
+    db::{LockScope, lock, now},
+};
 use serde_json::{Value, json};
 use shared_events::{
     AssignRejected, Assigned, CancelAssigned, Envelope, Event, RoomRegistered, room_status,
@@ -137,6 +140,7 @@ pub async fn assign(
     pay_id: i64,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    lock(conn, LockScope::Room, room_number).await?;
     let room = find(conn, room_number).await?;
     let refunded = sqlx::query("SELECT 1 AS x FROM refunded_booking WHERE conference_id = $1")
         .bind(conference_id)
@@ -194,6 +198,7 @@ pub async fn release(
     pay_id: i64,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    lock(conn, LockScope::Room, room_number).await?;
     sqlx::query(
         "INSERT INTO refunded_booking (conference_id, refunded_at) VALUES ($1, $2)
          ON CONFLICT (conference_id) DO NOTHING",

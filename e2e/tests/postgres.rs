@@ -1,0 +1,62 @@
+//! Polyglot persistence end to end: conference and pay on PostgreSQL (a throwaway local
+//! cluster), room and customer-center on SQLite; the whole saga and its invariants hold.
+
+use e2e::System;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saga_runs_with_conference_and_pay_on_postgres() {
+    let sys = System::start_on(&[], &["conference", "pay"]).await;
+    assert!(
+        !sys.dir().join("conference.db").exists(),
+        "conference must not use SQLite"
+    );
+    assert!(
+        !sys.dir().join("pay.db").exists(),
+        "pay must not use SQLite"
+    );
+    assert!(sys.dir().join("room.db").exists(), "room stays on SQLite");
+
+    for room in [1, 2] {
+        let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let id = |v: serde_json::Value| v["conferenceId"].as_i64().expect("conferenceId");
+    // Assigned, then cancelled and refunded.
+    let first = id(sys.book(1).await);
+    sys.until_status(&format!("/conferences/{first}"), "ASSIGNED")
+        .await;
+    assert_eq!(
+        sys.delete(&format!("/conferences/{first}")).await.status,
+        204
+    );
+    sys.until_status(&format!("/conferences/{first}"), "CANCELED")
+        .await;
+    // Unknown room: rejected and refunded.
+    let unknown = id(sys.book(99).await);
+    sys.until_status(&format!("/conferences/{unknown}"), "REJECTED")
+        .await;
+    // Concurrent bookings of one room on Postgres's connection pool: one winner.
+    let racing = futures::future::join_all((0..8).map(|_| sys.book(2))).await;
+    let mut accepted: Vec<i64> = racing.into_iter().map(id).collect();
+    accepted.extend([first, unknown]);
+
+    let quiet = sys.assert_consistent(&accepted).await;
+    let winners = quiet
+        .bookings
+        .iter()
+        .filter(|b| b.room_number == 2 && b.status == "ASSIGNED")
+        .count();
+    assert_eq!(winners, 1, "{:?}", quiet.bookings);
+    let refunded = quiet
+        .payments
+        .iter()
+        .filter(|p| p.status == "CANCELED")
+        .count();
+    assert_eq!(
+        refunded,
+        1 + 1 + 7,
+        "cancelled, unknown room and 7 losers: {:?}",
+        quiet.payments
+    );
+}
