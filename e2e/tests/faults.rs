@@ -217,3 +217,64 @@ async fn killing_each_service_and_the_broker_under_load_breaks_no_invariant() {
         assert_eq!(b.status, "CANCELED", "{b:?}");
     }
 }
+
+/// `/health/ready` of every event-driven service, as (status code, kafka component).
+async fn readiness(sys: &System) -> Vec<(u16, serde_json::Value)> {
+    let mut all = Vec::new();
+    for name in ["conference", "pay", "room", "customer-center"] {
+        let r = reqwest::get(format!("{}/health/ready", sys.service(name)))
+            .await
+            .expect("the service answers");
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        all.push((status, body["components"]["kafka"].clone()));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_broker_and_liveness_does_not() {
+    let mut sys = System::start().await;
+    sys.kill("broker");
+    eventually(
+        "every service reports not ready",
+        Duration::from_secs(60),
+        || async {
+            let all = readiness(&sys).await;
+            all.iter()
+                .all(|(status, kafka)| *status == 503 && kafka["brokerUp"] == false)
+                .then_some(())
+        },
+    )
+    .await;
+    for name in ["conference", "pay", "room", "customer-center", "gateway"] {
+        let live = reqwest::get(format!("{}/health/live", sys.service(name)))
+            .await
+            .expect("the service answers");
+        assert_eq!(
+            live.status(),
+            200,
+            "{name} is alive while the broker is down"
+        );
+    }
+    // Bookings are still accepted meanwhile (events wait in the outbox).
+    let r = sys.post("/rooms", json!({ "roomNumber": 1 })).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    sys.start_broker().await;
+    eventually(
+        "every service is ready again",
+        Duration::from_secs(60),
+        || async {
+            readiness(&sys)
+                .await
+                .iter()
+                .all(|(status, _)| *status == 200)
+                .then_some(())
+        },
+    )
+    .await;
+    let id = sys.book(1).await["conferenceId"].as_i64().unwrap();
+    sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
+        .await;
+}

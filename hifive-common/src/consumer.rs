@@ -97,15 +97,26 @@ pub trait Policy: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), PolicyError>> + Send;
 }
 
-/// Whether the consumer has joined its group and been given partitions.
+/// Whether the consumer has joined its group, and whether it can reach a broker now.
 #[derive(Debug, Default)]
 pub struct ConsumerStatus {
     joined: AtomicBool,
+    broker_up: AtomicBool,
 }
 
 impl ConsumerStatus {
     pub fn joined(&self) -> bool {
         self.joined.load(Ordering::Relaxed)
+    }
+
+    /// A broker connection was up at the last statistics report (every second).
+    pub fn broker_up(&self) -> bool {
+        self.broker_up.load(Ordering::Relaxed)
+    }
+
+    /// Ready to consume: in the group and connected.
+    pub fn ready(&self) -> bool {
+        self.joined() && self.broker_up()
     }
 }
 
@@ -120,7 +131,24 @@ impl ClientContext for GroupContext {
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.status.broker_up.store(false, Ordering::Relaxed);
+        }
         self.quiet.error(error, reason);
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let up = statistics.brokers.values().any(|b| b.state == "UP");
+        if up != self.status.broker_up.swap(up, Ordering::Relaxed) {
+            if up {
+                tracing::info!("broker connection up");
+            } else {
+                tracing::warn!("no broker connection: not ready");
+            }
+        }
     }
 }
 

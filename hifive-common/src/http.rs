@@ -410,11 +410,15 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
         );
     }
     if let Some(consumer) = &readiness.consumer {
-        let ok = consumer.joined();
+        let ok = consumer.ready();
         up &= ok;
         components.insert(
             "kafka".into(),
-            json!({ "status": if ok { "UP" } else { "DOWN" } }),
+            json!({
+                "status": if ok { "UP" } else { "DOWN" },
+                "joined": consumer.joined(),
+                "brokerUp": consumer.broker_up(),
+            }),
         );
     }
     for (name, detail) in &readiness.details {

@@ -88,7 +88,9 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
         .set("heartbeat.interval.ms", "1000")
         .set("topic.metadata.refresh.interval.ms", "5000")
         // Low end-to-end latency: do not let the broker hold a fetch for long.
-        .set("fetch.wait.max.ms", "50");
+        .set("fetch.wait.max.ms", "50")
+        // Statistics every second tell readiness whether a broker connection is up.
+        .set("statistics.interval.ms", "1000");
     if let Some(id) = &config.instance_id {
         c.set("group.instance.id", id);
     }
