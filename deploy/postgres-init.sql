@@ -1,0 +1,3 @@
+-- Each Postgres-backed service owns its own database.
+CREATE DATABASE conference;
+CREATE DATABASE pay;
