@@ -109,6 +109,8 @@ pub struct System {
     env: Vec<(String, String)>,
     /// Services whose database is in `postgres` (the rest use SQLite in the temp dir).
     on_postgres: Vec<&'static str>,
+    /// Extra instances of a service: (service, instance key, port), instance 2 and up.
+    replicas: Vec<(&'static str, &'static str, u16)>,
     postgres: Option<Postgres>,
     ports: HashMap<&'static str, u16>,
     kafka_port: u16,
@@ -130,6 +132,16 @@ impl System {
     /// Like [`System::start_with`], with the services in `on_postgres` on a throwaway local
     /// PostgreSQL (one database each) and the others on SQLite (polyglot persistence).
     pub async fn start_on(env: &[(&str, &str)], on_postgres: &[&'static str]) -> Self {
+        Self::start_replicated(env, on_postgres, &[]).await
+    }
+
+    /// Like [`System::start_on`], with `n` instances of some services behind the gateway
+    /// (which balances across them), each its own member of the service's consumer group.
+    pub async fn start_replicated(
+        env: &[(&str, &str)],
+        on_postgres: &[&'static str],
+        replicas: &[(&'static str, usize)],
+    ) -> Self {
         let dir = TempDir::new();
         let postgres = (!on_postgres.is_empty()).then(|| {
             let pg = Postgres::start(&dir.0);
@@ -148,6 +160,15 @@ impl System {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             on_postgres: on_postgres.to_vec(),
+            replicas: replicas
+                .iter()
+                .flat_map(|(name, n)| {
+                    (2..=*n).map(move |i| {
+                        let key: &'static str = Box::leak(format!("{name}-{i}").into_boxed_str());
+                        (*name, key, free_port())
+                    })
+                })
+                .collect(),
             postgres,
             kafka_port: ports["broker"],
             ports,
@@ -161,10 +182,29 @@ impl System {
         for name in SERVICES {
             system.start_service(name);
         }
+        for (name, key, port) in system.replicas.clone() {
+            system.spawn(name, key, port);
+        }
         for name in SERVICES {
             system.wait_ready(name).await;
         }
+        for (_, key, _) in system.replicas.clone() {
+            system.wait_ready(key).await;
+        }
         system
+    }
+
+    /// Every instance's base URL of a service, comma-separated (as the gateway takes them).
+    fn upstreams(&self, name: &str) -> String {
+        std::iter::once(self.url_of(name))
+            .chain(
+                self.replicas
+                    .iter()
+                    .filter(|(service, _, _)| *service == name)
+                    .map(|(_, key, _)| self.url_of(key)),
+            )
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn log_file(&self, name: &str) -> fs::File {
@@ -205,23 +245,40 @@ impl System {
     }
 
     fn url_of(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}", self.ports[name])
+        let port = self
+            .ports
+            .get(name)
+            .copied()
+            .or_else(|| {
+                self.replicas
+                    .iter()
+                    .find(|(_, key, _)| *key == name)
+                    .map(|(_, _, port)| *port)
+            })
+            .unwrap_or_else(|| panic!("no instance {name}"));
+        format!("http://127.0.0.1:{port}")
     }
 
     /// Starts (or restarts) a service on its port with its data dir.
     pub fn start_service(&mut self, name: &'static str) {
+        let port = self.ports[name];
+        self.spawn(name, name, port);
+    }
+
+    /// Starts one instance `key` of service `name` on `port`.
+    fn spawn(&mut self, name: &'static str, key: &'static str, port: u16) {
         let mut cmd = Command::new(service_bin(name));
-        cmd.env("PORT", self.ports[name].to_string())
+        cmd.env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("DATA_DIR", &self.dir.0)
             .env("KAFKA_BROKERS", format!("127.0.0.1:{}", self.kafka_port))
             .env("RUST_LOG", "info")
             // One instance per service: a restarted one takes its old place in the group.
-            .env("KAFKA_GROUP_INSTANCE_ID", name)
-            .env("PAY_URL", self.url_of("pay"))
-            .env("CONFERENCE_URL", self.url_of("conference"))
-            .env("ROOM_URL", self.url_of("room"))
-            .env("CUSTOMER_CENTER_URL", self.url_of("customer-center"))
+            .env("KAFKA_GROUP_INSTANCE_ID", key)
+            .env("PAY_URL", self.upstreams("pay"))
+            .env("CONFERENCE_URL", self.upstreams("conference"))
+            .env("ROOM_URL", self.upstreams("room"))
+            .env("CUSTOMER_CENTER_URL", self.upstreams("customer-center"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         if let Some(pg) = self
@@ -232,10 +289,10 @@ impl System {
             cmd.env("DATABASE_URL", pg.url(&name.replace('-', "_")));
         }
         cmd.stdin(Stdio::null())
-            .stdout(self.log_file(name))
-            .stderr(self.log_file(name));
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
-        self.procs.insert(name, Proc { child });
+            .stdout(self.log_file(key))
+            .stderr(self.log_file(key));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {key}: {e}"));
+        self.procs.insert(key, Proc { child });
     }
 
     /// Kills a service (SIGKILL: no graceful shutdown).

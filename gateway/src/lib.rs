@@ -11,7 +11,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use axum_reverse_proxy::{ProxyError, ProxyPolicy, ReverseProxy};
+use axum_reverse_proxy::{BalancedProxy, ProxyError, ProxyPolicy};
 use hifive_common::{
     AppError, CommonConfig, Server,
     config::{env_millis, env_or},
@@ -19,12 +19,12 @@ use hifive_common::{
 };
 use tower_http::cors::CorsLayer;
 
-/// Where one path prefix goes.
+/// Where one path prefix goes: one or more instances of a service (round robin).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub prefix: &'static str,
     pub service: &'static str,
-    pub upstream: String,
+    pub upstreams: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,10 +52,14 @@ impl Config {
 
 /// The route table of SPEC.md.
 pub fn routes(conference: &str, pay: &str, room: &str, customer_center: &str) -> Vec<Route> {
-    let route = |prefix, service, upstream: &str| Route {
+    let route = |prefix, service, upstreams: &str| Route {
         prefix,
         service,
-        upstream: upstream.trim_end_matches('/').to_owned(),
+        upstreams: upstreams
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect(),
     };
     vec![
         route("/conferences", "conference", conference),
@@ -75,9 +79,14 @@ impl App {
         let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
         let mut router = Router::new();
         for route in &config.routes {
-            let target = format!("{}{}", route.upstream, route.prefix);
+            let targets: Vec<String> = route
+                .upstreams
+                .iter()
+                .map(|u| format!("{u}{}", route.prefix))
+                .collect();
+            anyhow::ensure!(!targets.is_empty(), "no upstream for {}", route.prefix);
             let proxy =
-                ReverseProxy::new(route.prefix, target.as_str()).with_policy(policy.clone());
+                BalancedProxy::new(route.prefix.to_owned(), targets).with_policy(policy.clone());
             let service = route.service;
             let proxied: Router = Router::from(proxy).layer(axum::middleware::from_fn(
                 move |req: Request, next: Next| observe(service, req, next),
@@ -159,12 +168,26 @@ mod tests {
             table
                 .iter()
                 .find(|r| r.prefix == p)
-                .map(|r| r.upstream.as_str())
+                .map(|r| r.upstreams.join(","))
         };
-        assert_eq!(find("/conferences"), Some("http://c"));
-        assert_eq!(find("/pays"), Some("http://p"));
-        assert_eq!(find("/rooms"), Some("http://r"));
-        assert_eq!(find("/roomStates"), Some("http://cc"));
-        assert_eq!(find("/notifications"), Some("http://cc"));
+        assert_eq!(find("/conferences").as_deref(), Some("http://c"));
+        assert_eq!(find("/pays").as_deref(), Some("http://p"));
+        assert_eq!(find("/rooms").as_deref(), Some("http://r"));
+        assert_eq!(find("/roomStates").as_deref(), Some("http://cc"));
+        assert_eq!(find("/notifications").as_deref(), Some("http://cc"));
+    }
+
+    #[test]
+    fn several_instances_are_listed_with_commas() {
+        let table = routes(
+            "http://c1/, http://c2,http://c3",
+            "http://p",
+            "http://r",
+            "http://cc",
+        );
+        assert_eq!(
+            table[0].upstreams,
+            vec!["http://c1", "http://c2", "http://c3"]
+        );
     }
 }

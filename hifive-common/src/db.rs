@@ -74,6 +74,23 @@ pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
         .connect(url)
         .await
         .with_context(|| format!("cannot open database {}", redact(url)))?;
+    // Several processes may share one SQLite file (local replicas): they migrate one at a
+    // time under a lock file next to it (Postgres migrations take an advisory lock already).
+    let _migrating = match backend {
+        Backend::Sqlite => sqlite_path(url)
+            .map(|path| {
+                let lock = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(format!("{path}.migrate-lock"))?;
+                lock.lock()?;
+                Ok::<_, std::io::Error>(lock)
+            })
+            .transpose()
+            .context("cannot lock the database for migrations")?,
+        Backend::Postgres => None,
+    };
     let migrator = match backend {
         Backend::Sqlite => migrations.sqlite,
         Backend::Postgres => migrations.postgres,
@@ -82,22 +99,36 @@ pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
         .run(&pool)
         .await
         .context("database migrations failed")?;
-    for statement in plumbing_tables(backend) {
-        sqlx::query(statement).execute(&pool).await?;
+    // Several instances may start at once against one Postgres database: concurrent
+    // `CREATE TABLE IF NOT EXISTS` can collide there, so they take turns.
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(4849464956450001) IS NULL AS locked")
+            .execute(&mut *tx)
+            .await?;
     }
+    for statement in plumbing_tables(backend) {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(pool)
 }
 
-fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+/// The file of a `sqlite:` URL (none for an in-memory database).
+fn sqlite_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite:")
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
+    };
     if let Some(dir) = Path::new(path)
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -67,8 +67,8 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut => {
-                tracing::warn!("database busy: pool timed out");
+            e if crate::db::is_transient(&e) => {
+                tracing::warn!(error = %e, "database busy or unreachable");
                 Self::unavailable("database_busy", "the database is busy; retry shortly", 1)
             }
             e => {
