@@ -568,6 +568,38 @@ impl System {
         r.json
     }
 
+    /// `book`, returning only the new booking's id.
+    pub async fn book_id(&self, room_number: i64) -> i64 {
+        conference_id(&self.book(room_number).await)
+    }
+
+    /// `POST /rooms {"roomNumber": n}`; asserts 201.
+    pub async fn register_room(&self, room_number: i64) {
+        let r = self
+            .post("/rooms", serde_json::json!({ "roomNumber": room_number }))
+            .await;
+        assert_eq!(r.status, 201, "registering room {room_number}: {}", r.text);
+    }
+
+    /// The notifications about one booking, newest first.
+    pub async fn notifications_for(&self, conference_id: i64) -> Vec<Value> {
+        self.items_about("/notifications", "notifications", conference_id)
+            .await
+    }
+
+    /// The payments of one booking.
+    pub async fn payments_for(&self, conference_id: i64) -> Vec<Value> {
+        self.items_about("/pays", "pays", conference_id).await
+    }
+
+    async fn items_about(&self, path: &str, rel: &str, conference_id: i64) -> Vec<Value> {
+        self.items(path, rel)
+            .await
+            .into_iter()
+            .filter(|item| item["conferenceId"] == conference_id)
+            .collect()
+    }
+
     /// Polls a booking or payment (`path`) until its `status` is `status`.
     pub async fn until_status(&self, path: &str, status: &str) -> Value {
         self.until(&format!("{path} is {status}"), path, |v| {
@@ -591,6 +623,13 @@ impl System {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The `conferenceId` of a booking.
+pub fn conference_id(v: &Value) -> i64 {
+    v["conferenceId"]
+        .as_i64()
+        .expect("conferenceId in the booking")
 }
 
 /// The `status` field of a booking or payment.
@@ -664,20 +703,25 @@ impl Postgres {
         pg
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A PostgreSQL tool, run as the `postgres` user when we are root.
+    fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
-        let mut cmd = if is_root() {
+        if is_root() {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c.args(["-u", "postgres", "--"]).arg(exe);
             c
         } else {
-            Command::new(&exe)
-        };
-        let out = cmd
+            Command::new(exe)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
         assert!(
             out.status.success(),
             "{tool} failed: {}{}",
@@ -715,15 +759,8 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data.to_string_lossy().into_owned();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

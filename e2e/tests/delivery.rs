@@ -1,33 +1,8 @@
 //! Delivery faults end to end: the same event delivered twice, events arriving late (out of
 //! order), poison messages, and many clients racing for one room. Real broker, real services.
 
-use e2e::{Record, System, eventually, status_of};
+use e2e::{Record, System, conference_id as id_of, eventually, status_of};
 use serde_json::{Value, json};
-
-async fn register(sys: &System, room: i64) {
-    let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["conferenceId"].as_i64().expect("conferenceId")
-}
-
-async fn notifications_for(sys: &System, conference_id: i64) -> Vec<Value> {
-    sys.items("/notifications", "notifications")
-        .await
-        .into_iter()
-        .filter(|n| n["conferenceId"] == conference_id)
-        .collect()
-}
-
-async fn payments_for(sys: &System, conference_id: i64) -> Vec<Value> {
-    sys.items("/pays", "pays")
-        .await
-        .into_iter()
-        .filter(|p| p["conferenceId"] == conference_id)
-        .collect()
-}
 
 fn is_event(r: &Record, event_type: &str, conference_id: i64) -> bool {
     let v = r.json();
@@ -48,8 +23,8 @@ fn announced_again(r: &Record) -> Record {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_and_late_events_change_nothing() {
     let sys = System::start().await;
-    register(&sys, 5).await;
-    let first = id_of(&sys.book(5).await);
+    sys.register_room(5).await;
+    let first = sys.book_id(5).await;
     sys.until_status(&format!("/conferences/{first}"), "ASSIGNED")
         .await;
     let saga = sys
@@ -84,7 +59,7 @@ async fn duplicate_and_late_events_change_nothing() {
         sys.publish("hifive", &announced_again(r)).await;
     }
     // A new booking of room 5 queues behind those on the same partition; it must win.
-    let second = id_of(&sys.book(5).await);
+    let second = sys.book_id(5).await;
     sys.until_status(&format!("/conferences/{second}"), "ASSIGNED")
         .await;
     sys.until(
@@ -102,7 +77,8 @@ async fn duplicate_and_late_events_change_nothing() {
         status_of(&sys.get(&format!("/conferences/{first}")).await.json),
         "CANCELED"
     );
-    let kinds: Vec<Value> = notifications_for(&sys, first)
+    let kinds: Vec<Value> = sys
+        .notifications_for(first)
         .await
         .iter()
         .map(|n| n["kind"].clone())
@@ -112,7 +88,7 @@ async fn duplicate_and_late_events_change_nothing() {
         vec![json!("RELEASED"), json!("ASSIGNED")],
         "one each"
     );
-    let paid = payments_for(&sys, first).await;
+    let paid = sys.payments_for(first).await;
     assert_eq!(paid.len(), 1, "{paid:?}");
     assert_eq!(status_of(&paid[0]), "CANCELED");
     sys.assert_consistent(&[first, second]).await;
@@ -121,7 +97,7 @@ async fn duplicate_and_late_events_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_and_later_events_still_flow() {
     let sys = System::start().await;
-    register(&sys, 6).await;
+    sys.register_room(6).await;
     let garbage = Record {
         key: Some("6".into()),
         payload: b"this is not an event {".to_vec(),
@@ -144,7 +120,7 @@ async fn poison_messages_are_dead_lettered_and_later_events_still_flow() {
     sys.publish("hifive", &bad_fields).await;
 
     // A booking of room 6 comes after the poison on the same partition, and completes.
-    let id = id_of(&sys.book(6).await);
+    let id = sys.book_id(6).await;
     sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
         .await;
     sys.until(
@@ -192,7 +168,7 @@ async fn poison_messages_are_dead_lettered_and_later_events_still_flow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_bookings_of_one_room_have_exactly_one_winner() {
     let sys = System::start().await;
-    register(&sys, 7).await;
+    sys.register_room(7).await;
     let attempts = futures::future::join_all((0..20).map(|_| sys.book(7))).await;
     let ids: Vec<i64> = attempts.iter().map(id_of).collect();
 

@@ -111,8 +111,7 @@ async fn wait_for(load: &Arc<Mutex<Load>>, what: &str, check: impl Fn(&Load) -> 
 async fn killing_each_service_and_the_broker_under_load_breaks_no_invariant() {
     let mut sys = System::start_with(&[("STUCK_BOOKING_AFTER_MS", "4000")]).await;
     for room in 1..=ROOMS {
-        let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        sys.register_room(room as i64).await;
     }
     let load = Arc::new(Mutex::new(Load::default()));
     let stop = CancellationToken::new();
@@ -258,8 +257,7 @@ async fn readiness_follows_the_broker_and_liveness_does_not() {
         );
     }
     // Bookings are still accepted meanwhile (events wait in the outbox).
-    let r = sys.post("/rooms", json!({ "roomNumber": 1 })).await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    sys.register_room(1).await;
 
     sys.start_broker().await;
     eventually(
@@ -274,7 +272,7 @@ async fn readiness_follows_the_broker_and_liveness_does_not() {
         },
     )
     .await;
-    let id = sys.book(1).await["conferenceId"].as_i64().unwrap();
+    let id = sys.book_id(1).await;
     sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
         .await;
 }

@@ -34,10 +34,9 @@ async fn slow_pay_opens_the_breaker_then_bookings_recover_without_restarts() {
     ])
     .await;
     for room in 1..=3 {
-        let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        sys.register_room(room).await;
     }
-    let mut accepted = vec![sys.book(1).await["conferenceId"].as_i64().unwrap()];
+    let mut accepted = vec![sys.book_id(1).await];
 
     // Pay becomes slower than conference's timeout: calls time out (503
     // payment_unavailable) until the breaker opens (503 payment_busy, pay not called).
@@ -110,7 +109,7 @@ async fn slow_pay_opens_the_breaker_then_bookings_recover_without_restarts() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     accepted.push(booked.json["conferenceId"].as_i64().unwrap());
-    accepted.push(sys.book(3).await["conferenceId"].as_i64().unwrap());
+    accepted.push(sys.book_id(3).await);
 
     // Payments pay made after conference timed out are refunded; every invariant holds.
     let quiet = sys.assert_consistent(&accepted).await;

@@ -1,8 +1,7 @@
 //! Polyglot persistence end to end: conference and pay on PostgreSQL (a throwaway local
 //! cluster), room and customer-center on SQLite; the whole saga and its invariants hold.
 
-use e2e::System;
-use serde_json::json;
+use e2e::{System, conference_id};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_runs_with_conference_and_pay_on_postgres() {
@@ -18,12 +17,10 @@ async fn the_saga_runs_with_conference_and_pay_on_postgres() {
     assert!(sys.dir().join("room.db").exists(), "room stays on SQLite");
 
     for room in [1, 2] {
-        let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        sys.register_room(room).await;
     }
-    let id = |v: serde_json::Value| v["conferenceId"].as_i64().expect("conferenceId");
     // Assigned, then cancelled and refunded.
-    let first = id(sys.book(1).await);
+    let first = sys.book_id(1).await;
     sys.until_status(&format!("/conferences/{first}"), "ASSIGNED")
         .await;
     assert_eq!(
@@ -33,12 +30,12 @@ async fn the_saga_runs_with_conference_and_pay_on_postgres() {
     sys.until_status(&format!("/conferences/{first}"), "CANCELED")
         .await;
     // Unknown room: rejected and refunded.
-    let unknown = id(sys.book(99).await);
+    let unknown = sys.book_id(99).await;
     sys.until_status(&format!("/conferences/{unknown}"), "REJECTED")
         .await;
     // Concurrent bookings of one room on Postgres's connection pool: one winner.
     let racing = futures::future::join_all((0..8).map(|_| sys.book(2))).await;
-    let mut accepted: Vec<i64> = racing.into_iter().map(id).collect();
+    let mut accepted: Vec<i64> = racing.iter().map(conference_id).collect();
     accepted.extend([first, unknown]);
 
     let quiet = sys.assert_consistent(&accepted).await;

@@ -3,7 +3,6 @@
 //! every invariant holds.
 
 use e2e::System;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_completes_with_three_conference_and_two_room_instances() {
@@ -14,14 +13,13 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
     )
     .await;
     for room in 1..=6 {
-        let r = sys.post("/rooms", json!({ "roomNumber": room })).await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        sys.register_room(room).await;
     }
     // Bookings of every room (spread over the partitions, so over both room instances),
     // through the gateway's round robin over the three conference instances.
     let mut accepted = Vec::new();
     for room in 1..=6 {
-        accepted.push(sys.book(room).await["conferenceId"].as_i64().unwrap());
+        accepted.push(sys.book_id(room).await);
     }
     for id in &accepted {
         sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
@@ -34,7 +32,7 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             .status,
         204
     );
-    accepted.push(sys.book(7).await["conferenceId"].as_i64().unwrap());
+    accepted.push(sys.book_id(7).await);
     let quiet = sys.assert_consistent(&accepted).await;
     assert_eq!(
         quiet

@@ -4,14 +4,6 @@
 use e2e::{Body, System, status_of};
 use serde_json::{Value, json};
 
-async fn notifications_for(sys: &System, conference_id: i64) -> Vec<Value> {
-    sys.items("/notifications", "notifications")
-        .await
-        .into_iter()
-        .filter(|n| n["conferenceId"] == conference_id)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn book_assign_cancel_and_reject_through_the_gateway() {
     let sys = System::start().await;
@@ -84,7 +76,7 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
         .await;
     assert_eq!(by_conf.len(), 1);
     e2e::eventually("an ASSIGNED notification", e2e::SETTLE, || async {
-        let n = notifications_for(&sys, id).await;
+        let n = sys.notifications_for(id).await;
         (n.len() == 1 && n[0]["kind"] == "ASSIGNED").then_some(())
     })
     .await;
@@ -117,7 +109,7 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
     })
     .await;
     e2e::eventually("a RELEASED notification", e2e::SETTLE, || async {
-        let n = notifications_for(&sys, id).await;
+        let n = sys.notifications_for(id).await;
         (n.len() == 2 && n[0]["kind"] == "RELEASED").then_some(())
     })
     .await;
@@ -182,10 +174,7 @@ async fn book_assign_cancel_and_reject_through_the_gateway() {
 async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns() {
     let mut sys = System::start().await;
     for n in [5, 6] {
-        assert_eq!(
-            sys.post("/rooms", json!({"roomNumber": n})).await.status,
-            201
-        );
+        sys.register_room(n).await;
     }
     // Room must have read the registrations before it goes down (they are in its database).
     sys.until("room 6 is registered", "/rooms/6", |_| true)
@@ -223,10 +212,7 @@ async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pay_down_means_503_with_retry_after_and_no_booking() {
     let mut sys = System::start().await;
-    assert_eq!(
-        sys.post("/rooms", json!({"roomNumber": 7})).await.status,
-        201
-    );
+    sys.register_room(7).await;
 
     sys.kill("pay");
     let r = sys.post("/conferences", json!({"roomNumber": 7})).await;
@@ -249,7 +235,7 @@ async fn pay_down_means_503_with_retry_after_and_no_booking() {
         sys.items("/pays", "pays").await.is_empty(),
         "nothing was charged"
     );
-    let id = sys.book(7).await["conferenceId"].as_i64().unwrap();
+    let id = sys.book_id(7).await;
     sys.until_status(&format!("/conferences/{id}"), "ASSIGNED")
         .await;
     // The FAILED attempt never gets a room or a payment.
@@ -259,10 +245,7 @@ async fn pay_down_means_503_with_retry_after_and_no_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_stream_live_through_the_gateway() {
     let sys = System::start().await;
-    assert_eq!(
-        sys.post("/rooms", json!({"roomNumber": 8})).await.status,
-        201
-    );
+    sys.register_room(8).await;
     let mut stream = sys.open_stream("/notifications/stream").await;
     assert!(
         stream.headers()["content-type"]
@@ -271,7 +254,7 @@ async fn notifications_stream_live_through_the_gateway() {
             .starts_with("text/event-stream")
     );
 
-    let id = sys.book(8).await["conferenceId"].as_i64().unwrap();
+    let id = sys.book_id(8).await;
     // Read the stream until the booking's ASSIGNED notification arrives (deadline, no sleeps).
     let wanted = format!("\"conferenceId\":{id}");
     let deadline = std::time::Instant::now() + e2e::SETTLE;
