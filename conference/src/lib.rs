@@ -6,7 +6,7 @@ pub mod pay_client;
 pub mod pay_guard;
 pub mod store;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -22,8 +22,6 @@ use hifive_common::{
     http::path_id,
 };
 use shared_events::{Envelope, Event};
-
-use std::sync::Arc;
 
 use crate::{
     domain::OnPaid,
@@ -127,25 +125,16 @@ async fn sweep_stuck(db: Db, outbox: Outbox, stuck_after: Duration, shutdown: Ca
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
         }
-        let stuck = match store::stuck(&db, &hifive_common::db::ago(stuck_after)).await {
-            Ok(stuck) => stuck,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot look for stuck bookings");
-                continue;
-            }
-        };
-        for (id, request_id) in stuck {
-            let request_id = request_id.unwrap_or_default();
-            match store::record_pay_failure(&db, &outbox, id, true, &request_id).await {
-                Ok(_) => tracing::warn!(
-                    conference_id = id,
-                    request_id,
-                    "booking left CREATED by an interrupted pay call: FAILED, payment refunded if made"
-                ),
-                Err(e) => {
-                    tracing::warn!(conference_id = id, error = ?e, "cannot end stuck booking")
+        match store::fail_stuck(&db, &outbox, &hifive_common::db::ago(stuck_after)).await {
+            Ok(ended) => {
+                for id in ended {
+                    tracing::warn!(
+                        conference_id = id,
+                        "booking left CREATED by an interrupted pay call: FAILED, payment refunded if made"
+                    );
                 }
             }
+            Err(e) => tracing::warn!(error = ?e, "cannot end stuck bookings"),
         }
     }
 }

@@ -260,9 +260,11 @@ pub async fn follow_event(
     Ok(())
 }
 
-/// Bookings left `CREATED` since before `cutoff` (RFC 3339): their pay call ended long ago
-/// without an answer being recorded (the service stopped mid-call), with their request ids.
-pub async fn stuck(db: &AnyPool, cutoff: &str) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+/// Ends the bookings left `CREATED` since before `cutoff` (RFC 3339): their pay call ended
+/// long ago without an answer being recorded (the service stopped mid-call). Each becomes
+/// `FAILED` and asks pay to refund what it may have charged, as a timed-out call does.
+/// Returns their ids.
+pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<Vec<i64>, AppError> {
     let rows = sqlx::query(
         "SELECT conference_id, request_id FROM conference
          WHERE status = $1 AND created_at < $2 ORDER BY conference_id LIMIT 100",
@@ -271,9 +273,21 @@ pub async fn stuck(db: &AnyPool, cutoff: &str) -> Result<Vec<(i64, Option<String
     .bind(cutoff)
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("conference_id")?, r.try_get("request_id")?)))
-        .collect()
+    let mut ended = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("conference_id")?;
+        let request_id: Option<String> = row.try_get("request_id")?;
+        record_pay_failure(
+            db,
+            outbox,
+            id,
+            true,
+            request_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        ended.push(id);
+    }
+    Ok(ended)
 }
 
 /// Removes a booking that never reached pay (the pay guard refused it at once): nothing was

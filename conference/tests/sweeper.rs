@@ -1,0 +1,74 @@
+//! The sweeper for bookings a stopped service left `CREATED` mid pay call, on a real SQLite
+//! database with conference's migrations.
+
+use std::time::Duration;
+
+use conference::{domain::Status, store};
+use hifive_common::{Outbox, db};
+use sqlx::Row;
+
+async fn status(db: &db::Db, id: i64) -> Status {
+    let mut conn = db.acquire().await.unwrap();
+    store::find(&mut conn, id).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
+    let db = db::connect("sqlite::memory:", &conference::MIGRATIONS)
+        .await
+        .unwrap();
+    let outbox = Outbox::default();
+    let stuck = store::create(&db, 1, "req-stuck").await.unwrap();
+    let paid = store::create(&db, 2, "req-paid").await.unwrap();
+    store::record_payment(&db, &outbox, paid, 70, "req-paid")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE conference SET created_at = '2000-01-01T00:00:00.000Z'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let fresh = store::create(&db, 3, "req-fresh").await.unwrap();
+
+    let cutoff = db::ago(Duration::from_secs(30));
+    assert_eq!(
+        store::fail_stuck(&db, &outbox, &cutoff).await.unwrap(),
+        vec![stuck]
+    );
+    assert_eq!(status(&db, stuck).await, Status::Failed);
+    assert_eq!(
+        status(&db, paid).await,
+        Status::Paid,
+        "old but already paid"
+    );
+    assert_eq!(
+        status(&db, fresh).await,
+        Status::Created,
+        "its pay call may be in flight"
+    );
+
+    // Pay is asked to refund whatever it may have charged, with the booking's request id.
+    let rows = sqlx::query("SELECT event_type, payload, request_id FROM outbox ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let refund = rows
+        .iter()
+        .find(|r| r.get::<String, _>("event_type") == "ApplyCanceled")
+        .expect("an ApplyCanceled for the stuck booking");
+    let payload: serde_json::Value =
+        serde_json::from_str(&refund.get::<String, _>("payload")).unwrap();
+    assert_eq!(payload["conferenceId"], stuck);
+    assert_eq!(payload["payId"], serde_json::Value::Null);
+    assert_eq!(
+        refund.get::<Option<String>, _>("request_id").as_deref(),
+        Some("req-stuck")
+    );
+
+    // A second sweep finds nothing more.
+    assert!(
+        store::fail_stuck(&db, &outbox, &cutoff)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
