@@ -163,6 +163,15 @@ async fn bad_input_is_refused_with_json_errors_and_stores_nothing() {
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(sys.get("/rooms/3").await.json["usedCount"], 0);
 
+    // Pay's overload controls exist only when PAY_ADMIN_ENABLED=true.
+    let admin = reqwest::Client::new()
+        .put(format!("{}/admin/overload", sys.service("pay")))
+        .json(&json!({"latencyMs": 5000}))
+        .send()
+        .await
+        .expect("pay answers");
+    assert_eq!(admin.status(), 404);
+
     // Nothing was stored by any refused request.
     assert!(sys.items("/conferences", "conferences").await.is_empty());
     assert!(sys.items("/pays", "pays").await.is_empty());

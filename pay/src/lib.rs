@@ -98,22 +98,23 @@ async fn room_applied(
     let room_number = body.id("roomNumber")?;
     body.text("conferenceStatus")?;
     tracing::Span::current().record("conference_id", conference_id);
-    let _slot = app.overload.enter().await;
+    let slot = app.overload.enter().await;
     let answer = |status, pay_id: i64| {
         (
             status,
             Json(json!({ "status": "Req_complete", "payid": pay_id.to_string() })),
         )
     };
-    match store::charge(
+    let charged = store::charge(
         &app.db,
         &app.outbox,
         conference_id,
         room_number,
         &request_id,
     )
-    .await?
-    {
+    .await?;
+    slot.work().await;
+    match charged {
         Charged::New(pay_id) => {
             tracing::info!(conference_id, pay_id, room_number, "payment made");
             Ok(answer(StatusCode::CREATED, pay_id))
@@ -143,14 +144,14 @@ async fn set_overload(
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
             return Err(AppError::unprocessable(
-                "invalid_body",
+                "invalid_field",
                 format!(
                     "latencyMs must be a number of ms or a range like \"400..620\", not {other}"
                 ),
             ));
         }
     }
-    .map(|raw| Latency::parse(&raw).map_err(|e| AppError::unprocessable("invalid_body", e)))
+    .map(|raw| Latency::parse(&raw).map_err(|e| AppError::unprocessable("invalid_field", e)))
     .transpose()?;
     let capacity = body.count("capacity")?.map(|n| n as usize);
     app.overload.set(latency, capacity);

@@ -1,6 +1,7 @@
 //! Overload knobs to reproduce the original's load test, off by default: a simulated
-//! processing time per payment (the original slept 400–620 ms) and a capacity (payments
-//! handled at once; the rest queue, as on a saturated server).
+//! processing time per payment (the original slept 400–620 ms after recording the payment,
+//! before answering) and a capacity (payments handled at once; the rest queue, as on a
+//! saturated server).
 //!
 //! Set at start with `PAY_LATENCY_MS` (`500` or `400..620`) and `PAY_CAPACITY`, or at run time
 //! with `PUT /admin/overload` on pay's own port when `PAY_ADMIN_ENABLED=true` (the gateway does
@@ -70,8 +71,21 @@ pub struct Overload {
     draws: Arc<AtomicU64>,
 }
 
-/// Held while a payment is processed (frees a capacity slot on drop).
-pub struct Slot(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+/// Held while a payment is processed (frees its capacity slot on drop).
+pub struct Slot {
+    _permit: Option<OwnedSemaphorePermit>,
+    delay: Option<Duration>,
+}
+
+impl Slot {
+    /// The simulated processing time, spent after the payment is recorded: a slow answer
+    /// for a payment that is already made (conference may give up on it meanwhile).
+    pub async fn work(&self) {
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
 
 impl Overload {
     pub fn new(latency: Option<Latency>, capacity: Option<usize>) -> Self {
@@ -86,11 +100,13 @@ impl Overload {
         s.capacity = capacity
             .filter(|n| *n > 0)
             .map(|n| (n, Arc::new(Semaphore::new(n))));
-        tracing::warn!(
-            latency_ms = latency.map(|l| l.text()),
-            capacity,
-            "payment overload simulation set"
-        );
+        if s.latency.is_some() || s.capacity.is_some() {
+            tracing::warn!(
+                latency_ms = latency.map(|l| l.text()),
+                capacity,
+                "payment overload simulation on"
+            );
+        }
     }
 
     pub fn report(&self) -> Value {
@@ -101,7 +117,7 @@ impl Overload {
         })
     }
 
-    /// Waits for a capacity slot, then for the simulated processing time.
+    /// Waits for a capacity slot; [`Slot::work`] then takes the simulated processing time.
     pub async fn enter(&self) -> Slot {
         let (latency, capacity) = {
             let s = self.settings.read().unwrap_or_else(|e| e.into_inner());
@@ -111,10 +127,10 @@ impl Overload {
             Some(sem) => sem.acquire_owned().await.ok(),
             None => None,
         };
-        if let Some(latency) = latency {
-            tokio::time::sleep(latency.pick(self.draw())).await;
+        Slot {
+            _permit: permit,
+            delay: latency.map(|l| l.pick(self.draw())),
         }
-        Slot(permit)
     }
 
     /// A cheap pseudo-random number (splitmix64 over a counter and the clock).
