@@ -442,6 +442,17 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_database_is_a_503_to_retry_and_a_broken_query_a_500() {
+        let busy = AppError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.error, "database_busy");
+        assert_eq!(busy.retry_after_secs, Some(1));
+        let broken = AppError::from(sqlx::Error::RowNotFound);
+        assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(broken.retry_after_secs, None);
+    }
+
+    #[test]
     fn ids_accept_numbers_and_numeric_strings() {
         assert_eq!(obj(json!({"roomNumber": 1})).id("roomNumber").unwrap(), 1);
         assert_eq!(
