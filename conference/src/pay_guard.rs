@@ -83,13 +83,6 @@ pub enum PayCallError {
     Pay(#[from] PayError),
 }
 
-impl PayCallError {
-    /// Whether pay was never called (so nothing can have been charged).
-    pub fn not_attempted(&self) -> bool {
-        matches!(self, PayCallError::Open | PayCallError::Busy(_))
-    }
-}
-
 /// The breaker's state as the guard last saw it, and how often it changed.
 #[derive(Debug, Default)]
 pub struct BreakerState {
