@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod pay_client;
 pub mod pay_guard;
+pub mod saga_guard;
 pub mod store;
 
 use std::{sync::Arc, time::Duration};
@@ -27,6 +28,7 @@ use crate::{
     domain::OnPaid,
     pay_client::PayClient,
     pay_guard::{GuardConfig, GuardedPay, PayCallError, PayRequest},
+    saga_guard::{SagaBusy, SagaGuard, SagaLimits},
 };
 
 /// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
@@ -45,6 +47,8 @@ pub struct Config {
     /// its pay call (the service stopped mid-call); it is marked `FAILED` and any payment
     /// refunded (default 30000).
     pub stuck_after: Duration,
+    /// Backpressure: the bounds within which the saga is said to keep up.
+    pub saga: SagaLimits,
 }
 
 impl Config {
@@ -55,8 +59,23 @@ impl Config {
             pay_guard: guard_config()?,
             retry_after_secs: env_parse("PAY_RETRY_AFTER_SECS", 5)?,
             stuck_after: env_millis("STUCK_BOOKING_AFTER_MS", 30_000)?,
+            saga: saga_limits()?,
         })
     }
+}
+
+/// Reads the saga's bounds; the defaults are [`SagaLimits::default`].
+fn saga_limits() -> anyhow::Result<SagaLimits> {
+    let d = SagaLimits::default();
+    Ok(SagaLimits {
+        max_lag: env_millis("SAGA_MAX_LAG_MS", d.max_lag.as_millis() as u64)?,
+        max_outbox: env_parse("SAGA_MAX_OUTBOX", d.max_outbox)?,
+        max_outbox_age: env_millis(
+            "SAGA_MAX_OUTBOX_AGE_MS",
+            d.max_outbox_age.as_millis() as u64,
+        )?,
+        retry_after_secs: env_parse("SAGA_RETRY_AFTER_SECS", d.retry_after_secs)?.max(1),
+    })
 }
 
 /// Reads the pay guard's settings; the defaults are [`GuardConfig::default`].
@@ -80,6 +99,7 @@ struct AppState {
     db: Db,
     outbox: Outbox,
     pay: GuardedPay,
+    saga: SagaGuard,
     retry_after_secs: u64,
 }
 
@@ -97,10 +117,19 @@ impl App {
         )?;
         let report = pay.clone();
         wiring.report("payCircuitBreaker", Arc::new(move || report.report()));
+        let saga = SagaGuard::new(
+            config.saga,
+            wiring.db.clone(),
+            wiring.outbox.clone(),
+            wiring.consumer(),
+        );
+        let report = saga.clone();
+        wiring.report("sagaAdmission", Arc::new(move || report.report()));
         let state = AppState {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),
             pay,
+            saga,
             retry_after_secs: config.retry_after_secs,
         };
         let (db, outbox) = (wiring.db.clone(), wiring.outbox.clone());
@@ -140,6 +169,17 @@ async fn sweep_stuck(db: Db, outbox: Outbox, stuck_after: Duration, shutdown: Ca
 }
 
 impl AppState {
+    /// Backpressure: `503 saga_busy` with `Retry-After`, for a booking that was not started.
+    fn saga_busy(&self, e: &SagaBusy) -> AppError {
+        let retry_after = self.saga.limits().retry_after_secs;
+        tracing::debug!(reason = e.reason(), detail = %e, "booking refused at once: the saga is behind");
+        AppError::unavailable(
+            "saga_busy",
+            format!("{e}; nothing was booked or charged; retry in {retry_after} s"),
+            retry_after,
+        )
+    }
+
     /// The fallback: `503 payment_busy` with `Retry-After`, for a booking pay was not asked for.
     fn busy(&self, e: &PayCallError) -> AppError {
         let retry_after = match e {
@@ -175,7 +215,9 @@ async fn apply(
     body: JsonObject,
 ) -> Result<Response, AppError> {
     let room_number = body.id("roomNumber")?;
-    // Refused at once (nothing stored) while the breaker is open or the bulkhead full.
+    // Refused at once (nothing stored) while the saga is behind, the breaker open or the
+    // bulkhead full.
+    app.saga.admit().await.map_err(|e| app.saga_busy(&e))?;
     let admission = app.pay.admit().map_err(|e| app.busy(&e))?;
     let id = store::create(&app.db, room_number, &request_id).await?;
     tracing::Span::current().record("conference_id", id);

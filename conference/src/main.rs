@@ -1,6 +1,5 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    hifive_common::telemetry::init();
-    let config = conference::Config::from_env()?;
-    conference::App::build(config).await?.run().await
+fn main() -> anyhow::Result<()> {
+    hifive_common::server::main(|| async {
+        conference::App::build(conference::Config::from_env()?).await
+    })
 }

@@ -16,10 +16,10 @@ use axum::{
     response::sse::{Event as SseEvent, KeepAlive, Sse},
     routing::get,
 };
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use hifive_common::{
-    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, PageParams, Policy, PolicyError,
-    Server,
+    AppError, BaseUrl, CancellationToken, CommonConfig, Db, DbConn, EventContext, PageParams,
+    Policy, PolicyError, Server,
     http::{path_id, query_id},
 };
 use serde_json::Value;
@@ -50,6 +50,9 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
         let wiring = Server::wire(&config.common, &MIGRATIONS, |_| ViewPolicy).await?;
         let db = wiring.db.clone();
+        let streams = Router::new()
+            .route("/notifications/stream", get(stream))
+            .with_state((db.clone(), wiring.shutdown_token()));
         Ok(wiring.serve(
             Router::new()
                 .route("/roomStates", get(states))
@@ -63,8 +66,8 @@ impl App {
                 )
                 .route("/roomStates/{number}", get(state))
                 .route("/notifications", get(notifications))
-                .route("/notifications/stream", get(stream))
-                .with_state(db),
+                .with_state(db)
+                .merge(streams),
         ))
     }
 }
@@ -168,9 +171,10 @@ async fn notifications(
 }
 
 /// `GET /notifications/stream`: Server-Sent Events, one `notification` event per new
-/// notification from the moment of connection.
+/// notification from the moment of connection. Streams end when the service stops, so that a
+/// connected client never holds up a shutdown (clients reconnect, as EventSource does).
 async fn stream(
-    State(db): State<Db>,
+    State((db, shutdown)): State<(Db, CancellationToken)>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
     let start = store::last_notification_id(&db).await?;
     let events = futures::stream::unfold(
@@ -194,6 +198,7 @@ async fn stream(
             }
         },
     );
+    let events = events.take_until(shutdown.cancelled_owned());
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 

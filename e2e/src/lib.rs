@@ -8,13 +8,15 @@ use std::{
     collections::HashMap,
     fs,
     future::Future,
+    io::Write,
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
+use hifive_stack::supervisor::{Check, Checks, Output, Spec, Supervisor};
 use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::Value;
 
@@ -23,20 +25,38 @@ pub const SERVICES: [&str; 5] = ["conference", "pay", "room", "customer-center",
 /// How long to wait for the system to settle before a check fails.
 pub const SETTLE: Duration = Duration::from_secs(30);
 
+/// A port nothing listens on, below the kernel's ephemeral range (32768 and up on Linux), so
+/// that no outgoing connection of a client can take it between now and the moment the
+/// process that is given it binds it. Each test process walks its own stretch of the range.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 397) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN)
 }
 
-/// Folder of the workspace's built binaries (next to this test's `deps/`).
+/// Folder of the workspace's built binaries: next to this test's `deps/`, or this
+/// program's own folder (a binary such as `hifive-soak`).
 fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
+    let exe = std::env::current_exe().expect("executable path");
+    let dir = exe.parent().expect("executable folder");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 fn service_bin(name: &str) -> PathBuf {
@@ -49,21 +69,10 @@ fn service_bin(name: &str) -> PathBuf {
     path
 }
 
-fn tansu_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("TANSU_BIN") {
-        return p.into();
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let cached = Path::new(&home).join(".cargo/bin/tansu");
-    if cached.exists() {
-        cached
-    } else {
-        "tansu".into()
-    }
-}
+pub mod soak;
 
 /// A temp dir removed on drop (kept when the test failed, for its logs).
-struct TempDir(PathBuf);
+struct TempDir(PathBuf, bool);
 
 impl TempDir {
     fn new() -> Self {
@@ -78,13 +87,13 @@ impl TempDir {
                 .unwrap_or_default()
         ));
         fs::create_dir_all(&path).expect("temp dir");
-        Self(path)
+        Self(path, false)
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || self.1 {
             eprintln!("test data and logs kept in {}", self.0.display());
         } else {
             let _ = fs::remove_dir_all(&self.0);
@@ -92,20 +101,13 @@ impl Drop for TempDir {
     }
 }
 
-struct Proc {
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One running HiFive: broker + five services.
+/// One running HiFive: broker + five services, under a supervisor as an orchestrator would
+/// run them: the broker is probed and restarted when it wedges or exits, a service whose
+/// liveness fails is restarted. Killed processes stay down until the test starts them again
+/// (unless [`Options::restart_on_exit`]).
 pub struct System {
-    procs: HashMap<&'static str, Proc>,
+    supervisor: Supervisor,
+    options: Options,
     env: Vec<(String, String)>,
     /// Services whose database is in `postgres` (the rest use SQLite in the temp dir).
     on_postgres: Vec<&'static str>,
@@ -142,7 +144,24 @@ impl System {
         on_postgres: &[&'static str],
         replicas: &[(&'static str, usize)],
     ) -> Self {
+        Self::start_with_options(env, on_postgres, replicas, Options::default()).await
+    }
+
+    /// The most general start: see [`Options`].
+    pub async fn start_with_options(
+        env: &[(&str, &str)],
+        on_postgres: &[&'static str],
+        replicas: &[(&'static str, usize)],
+        options: Options,
+    ) -> Self {
         let dir = TempDir::new();
+        let log = dir.0.join("supervisor.log");
+        let supervisor = Supervisor::new(options.checks, move |message| {
+            eprintln!("[supervisor] {message}");
+            if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(&log) {
+                let _ = writeln!(f, "{message}");
+            }
+        });
         let postgres = (!on_postgres.is_empty()).then(|| {
             let pg = Postgres::start(&dir.0);
             for service in on_postgres {
@@ -154,7 +173,8 @@ impl System {
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         ports.insert("broker", free_port());
         let mut system = System {
-            procs: HashMap::new(),
+            supervisor,
+            options,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -207,34 +227,39 @@ impl System {
             .join(",")
     }
 
-    fn log_file(&self, name: &str) -> fs::File {
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.0.join(format!("{name}.log")))
-            .expect("log file")
-    }
-
     /// Starts the broker (again, after [`System::kill`]) on its port and storage.
     pub async fn start_broker(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.kafka_port);
-        let log = self.log_file("broker");
-        let child = Command::new(tansu_bin())
-            .current_dir(&self.dir.0)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .env("RUST_LOG", "warn")
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
+        if !self.supervisor.names().iter().any(|n| n == "broker") {
+            self.supervisor.add(Spec {
+                name: "broker".into(),
+                // Prepares the broker's storage (an index Tansu lacks), then becomes Tansu.
+                program: service_bin("hifive-stack"),
+                args: vec![
+                    "broker".into(),
+                    "--port".into(),
+                    self.kafka_port.to_string(),
+                ],
+                env: vec![
+                    ("RUST_LOG".into(), "warn".into()),
+                    ("DATA_DIR".into(), self.dir.0.display().to_string()),
+                ],
+                cwd: Some(self.dir.0.clone()),
+                output: Output::File(self.dir.0.join("broker.log")),
+                check: if self.options.supervise_broker {
+                    Check::Broker {
+                        brokers: format!("127.0.0.1:{}", self.kafka_port),
+                    }
+                } else {
+                    Check::None
+                },
+                restart_on_exit: self.options.supervise_broker,
+                stop_grace: Duration::from_secs(2),
+                escalate_to: None,
+            });
+        }
+        self.supervisor
+            .start("broker")
             .expect("start tansu: run script/bootstrap to install it");
-        self.procs.insert("broker", Proc { child });
         let port = self.kafka_port;
         eventually("the broker accepts connections", SETTLE, || async move {
             std::net::TcpStream::connect(("127.0.0.1", port))
@@ -265,57 +290,103 @@ impl System {
         self.spawn(name, name, port);
     }
 
-    /// Starts one instance `key` of service `name` on `port`.
+    /// Starts one instance `key` of service `name` on `port` (registered on first start,
+    /// with the environment of that moment).
     fn spawn(&mut self, name: &'static str, key: &'static str, port: u16) {
-        let mut cmd = Command::new(service_bin(name));
-        cmd.env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("DATA_DIR", &self.dir.0)
-            .env("KAFKA_BROKERS", format!("127.0.0.1:{}", self.kafka_port))
-            .env("RUST_LOG", "info")
-            // One instance per service: a restarted one takes its old place in the group.
-            .env("KAFKA_GROUP_INSTANCE_ID", key)
-            .env("PAY_URL", self.upstreams("pay"))
-            .env("CONFERENCE_URL", self.upstreams("conference"))
-            .env("ROOM_URL", self.upstreams("room"))
-            .env("CUSTOMER_CENTER_URL", self.upstreams("customer-center"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        if let Some(pg) = self
-            .postgres
-            .as_ref()
-            .filter(|_| self.on_postgres.contains(&name))
-        {
-            cmd.env("DATABASE_URL", pg.url(&name.replace('-', "_")));
+        if !self.supervisor.names().iter().any(|n| n == key) {
+            let mut env: Vec<(String, String)> = vec![
+                ("PORT".into(), port.to_string()),
+                ("HOST".into(), "127.0.0.1".into()),
+                ("DATA_DIR".into(), self.dir.0.display().to_string()),
+                (
+                    "KAFKA_BROKERS".into(),
+                    format!("127.0.0.1:{}", self.kafka_port),
+                ),
+                ("RUST_LOG".into(), "info".into()),
+                // One instance per key: a restarted one takes its old place in the group.
+                ("KAFKA_GROUP_INSTANCE_ID".into(), key.into()),
+                ("PAY_URL".into(), self.upstreams("pay")),
+                ("CONFERENCE_URL".into(), self.upstreams("conference")),
+                ("ROOM_URL".into(), self.upstreams("room")),
+                (
+                    "CUSTOMER_CENTER_URL".into(),
+                    self.upstreams("customer-center"),
+                ),
+            ];
+            if let Some(pg) = self
+                .postgres
+                .as_ref()
+                .filter(|_| self.on_postgres.contains(&name))
+            {
+                env.push(("DATABASE_URL".into(), pg.url(&name.replace('-', "_"))));
+            }
+            env.extend(self.env.iter().cloned());
+            self.supervisor.add(Spec {
+                name: key.into(),
+                program: service_bin(name),
+                args: Vec::new(),
+                env,
+                cwd: None,
+                output: Output::File(self.dir.0.join(format!("{key}.log"))),
+                check: Check::Live {
+                    url: format!("http://127.0.0.1:{port}/health/live"),
+                },
+                restart_on_exit: self.options.restart_on_exit,
+                stop_grace: Duration::from_secs(10),
+                escalate_to: self.options.supervise_broker.then(|| "broker".into()),
+            });
         }
-        cmd.stdin(Stdio::null())
-            .stdout(self.log_file(key))
-            .stderr(self.log_file(key));
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {key}: {e}"));
-        self.procs.insert(key, Proc { child });
+        self.supervisor
+            .start(key)
+            .unwrap_or_else(|e| panic!("start {key}: {e}"));
     }
 
-    /// Kills a service (SIGKILL: no graceful shutdown).
-    pub fn kill(&mut self, name: &str) {
-        let proc = self
-            .procs
-            .remove(name)
-            .unwrap_or_else(|| panic!("{name} is not running"));
-        drop(proc);
+    /// Kills a process with SIGKILL (no graceful shutdown); it stays down until started
+    /// again ([`System::restart`], [`System::start_broker`]).
+    pub async fn kill(&mut self, name: &str) {
+        assert!(self.supervisor.pid(name).is_some(), "{name} is not running");
+        self.supervisor.kill(name, true);
+        self.until_exited(name).await;
+    }
+
+    /// Kills a process with SIGKILL behind the supervisor's back (a crash): with
+    /// [`Options::restart_on_exit`] the supervisor starts it again, as an orchestrator would.
+    pub async fn crash(&self, name: &str) {
+        self.supervisor.kill(name, false);
+    }
+
+    /// Stops a process as an operator would (SIGTERM), and measures how long it took.
+    pub async fn stop(&self, name: &str) -> Duration {
+        let started = Instant::now();
+        self.supervisor.stop(name).await.expect("stop");
+        started.elapsed()
+    }
+
+    async fn until_exited(&self, name: &str) {
+        let supervisor = self.supervisor.clone();
+        eventually(&format!("{name} has exited"), SETTLE, || {
+            let gone = supervisor.pid(name).is_none();
+            async move { gone.then_some(()) }
+        })
+        .await;
+    }
+
+    /// The supervisor (what it restarted, process states).
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
     }
 
     /// Settings to reach this system's broker (for tests that publish or read raw events).
     pub fn kafka(&self) -> hifive_common::KafkaConfig {
-        hifive_common::KafkaConfig {
-            brokers: format!("127.0.0.1:{}", self.kafka_port),
-            topic: shared_events::DEFAULT_TOPIC.into(),
-            partitions: 3,
-            replication: 1,
-            group: format!("e2e-{}", uuid::Uuid::new_v4()),
-            instance_id: None,
-            dlq_topic: format!("{}.dlq", shared_events::DEFAULT_TOPIC),
-            max_attempts: 5,
-        }
+        hifive_common::KafkaConfig::local(
+            &format!("127.0.0.1:{}", self.kafka_port),
+            &format!("e2e-{}", uuid::Uuid::new_v4()),
+        )
+    }
+
+    /// The broker's address (`host:port`).
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.kafka_port)
     }
 
     /// Publishes `record` to `topic` as it is (no envelope, no outbox).
@@ -426,6 +497,11 @@ impl System {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Keeps the data dir (databases, logs) when the system is dropped.
+    pub fn keep_data(&mut self) {
+        self.dir.1 = true;
     }
 
     /// The folder with this system's databases and logs.
@@ -635,6 +711,34 @@ pub fn conference_id(v: &Value) -> i64 {
 /// The `status` field of a booking or payment.
 pub fn status_of(v: &Value) -> &str {
     v["status"].as_str().unwrap_or_default()
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        self.supervisor.kill_all();
+    }
+}
+
+/// How the harness supervises the system.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Probe the broker and restart it when it wedges or exits (default true).
+    pub supervise_broker: bool,
+    /// Start a service again when it exits by itself (default false: tests kill and restart
+    /// services themselves; the soak lets the supervisor do it, as Kubernetes would).
+    pub restart_on_exit: bool,
+    /// Timings of the liveness checks and the broker probe.
+    pub checks: Checks,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            supervise_broker: true,
+            restart_on_exit: false,
+            checks: Checks::default(),
+        }
+    }
 }
 
 /// A throwaway PostgreSQL cluster in a temp dir, on a free port; stopped on drop.

@@ -126,7 +126,7 @@ async fn a_payment_made_after_conference_gave_up_is_refunded() {
         System::start_with(&[("PAY_ADMIN_ENABLED", "true"), ("PAY_TIMEOUT_MS", "300")]).await;
     sys.register_room(1).await;
     // Room is down, so no Assigned can overtake pay's late answer.
-    sys.kill("room");
+    sys.kill("room").await;
     set_pay_latency(&sys, json!(1500)).await;
     let r = sys.post("/conferences", json!({ "roomNumber": 1 })).await;
     assert_eq!(r.status, 503, "{}", r.text);

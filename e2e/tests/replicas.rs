@@ -2,7 +2,9 @@
 //! (sharing their Postgres databases) in their consumer groups; the saga still completes and
 //! every invariant holds.
 
-use e2e::System;
+use std::time::Duration;
+
+use e2e::{System, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_completes_with_three_conference_and_two_room_instances() {
@@ -51,8 +53,8 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             "{key} took no booking: the gateway does not balance"
         );
     }
-    // The consumer groups spread the 3 partitions over the instances: each got some, and
-    // both room instances assigned rooms.
+    // The consumer groups spread the 3 partitions over the instances: each holds some (as
+    // its health says), and both room instances assigned rooms.
     for key in [
         "conference",
         "conference-2",
@@ -60,16 +62,25 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
         "room",
         "room-2",
     ] {
-        let log = sys.log(key);
-        let partitions = log
-            .lines()
-            .filter_map(|l| l.split("partitions=").nth(1))
-            .filter_map(|n| n.trim().parse::<u32>().ok())
-            .next_back();
-        assert!(
-            partitions.is_some_and(|n| n > 0),
-            "{key} has no partition of its group ({partitions:?})"
-        );
+        let url = format!("{}/health/ready", sys.service(key));
+        eventually(
+            &format!("{key} holds a partition of its group"),
+            Duration::from_secs(60),
+            || {
+                let url = url.clone();
+                async move {
+                    let body: serde_json::Value =
+                        reqwest::get(&url).await.ok()?.json().await.ok()?;
+                    let held = body["components"]["kafka"]["partitions"]
+                        .as_array()?
+                        .iter()
+                        .filter(|p| p["assigned"] == true)
+                        .count();
+                    (held > 0).then_some(())
+                }
+            },
+        )
+        .await;
     }
     for key in ["room", "room-2"] {
         assert!(

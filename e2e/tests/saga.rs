@@ -180,7 +180,7 @@ async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns()
     sys.until("room 6 is registered", "/rooms/6", |_| true)
         .await;
 
-    sys.kill("room");
+    sys.kill("room").await;
     let mut ids = Vec::new();
     for n in [5, 6] {
         let booking = sys.book(n).await;
@@ -214,7 +214,7 @@ async fn pay_down_means_503_with_retry_after_and_no_booking() {
     let mut sys = System::start().await;
     sys.register_room(7).await;
 
-    sys.kill("pay");
+    sys.kill("pay").await;
     let r = sys.post("/conferences", json!({"roomNumber": 7})).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.json["error"], "payment_unavailable");

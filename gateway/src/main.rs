@@ -1,6 +1,5 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    hifive_common::telemetry::init();
-    let config = gateway::Config::from_env()?;
-    gateway::App::build(config).await?.run().await
+fn main() -> anyhow::Result<()> {
+    hifive_common::server::main(|| async {
+        gateway::App::build(gateway::Config::from_env()?).await
+    })
 }

@@ -4,6 +4,8 @@ use std::{net::IpAddr, str::FromStr, time::Duration};
 
 use anyhow::Context;
 
+use crate::consumer::status::StallSettings;
+
 /// Reads `name`, or `default` when it is unset or empty.
 pub fn env_or(name: &str, default: &str) -> String {
     match std::env::var(name) {
@@ -44,6 +46,10 @@ pub struct CommonConfig {
     /// `DATABASE_URL`: default `sqlite://$DATA_DIR/<service>.db`.
     pub database_url: String,
     pub kafka: KafkaConfig,
+    /// `SHUTDOWN_GRACE_MS`: how long a stop may take, all in (default 6000).
+    pub shutdown_grace: Duration,
+    /// `CONSUMER_ADMIN_ENABLED`: serve `/admin/consumer` (fault injection; default false).
+    pub consumer_admin: bool,
 }
 
 /// How to reach the broker.
@@ -70,6 +76,31 @@ pub struct KafkaConfig {
     /// reason other than the database being unavailable) is tried before it is dead-lettered
     /// (default 5).
     pub max_attempts: u32,
+    /// `KAFKA_FETCH_WAIT_MS`: how long the broker may hold a fetch waiting for data (default
+    /// 100): lower is quicker, higher costs the broker less.
+    pub fetch_wait: Duration,
+    /// `CONSUMER_STALL_AFTER_MS` (default 30000): lag that has not moved for this long is a
+    /// stall; `CONSUMER_LAG_INTERVAL_MS` (default 5000): how often the lag is sampled.
+    pub stall: StallSettings,
+}
+
+impl KafkaConfig {
+    /// Settings for a broker at `brokers` with every other value at its default (tools, tests).
+    pub fn local(brokers: &str, group: &str) -> Self {
+        let topic = shared_events::DEFAULT_TOPIC.to_owned();
+        Self {
+            brokers: brokers.to_owned(),
+            dlq_topic: format!("{topic}.dlq"),
+            topic,
+            partitions: 3,
+            replication: 1,
+            group: group.to_owned(),
+            instance_id: None,
+            max_attempts: 5,
+            fetch_wait: Duration::from_millis(100),
+            stall: StallSettings::default(),
+        }
+    }
 }
 
 impl CommonConfig {
@@ -86,6 +117,8 @@ impl CommonConfig {
             host: env_parse("HOST", IpAddr::from([127, 0, 0, 1])).context("HOST")?,
             port: env_parse("PORT", default_port)?,
             database_url,
+            shutdown_grace: env_millis("SHUTDOWN_GRACE_MS", 6_000)?,
+            consumer_admin: env_parse("CONSUMER_ADMIN_ENABLED", false)?,
             kafka: KafkaConfig {
                 brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092"),
                 dlq_topic: env_or("KAFKA_DLQ_TOPIC", &format!("{topic}.dlq")),
@@ -96,6 +129,13 @@ impl CommonConfig {
                 instance_id: Some(env_or("KAFKA_GROUP_INSTANCE_ID", ""))
                     .filter(|id| !id.is_empty()),
                 max_attempts: env_parse("CONSUMER_MAX_ATTEMPTS", 5u32)?.max(1),
+                fetch_wait: env_millis("KAFKA_FETCH_WAIT_MS", 100)?,
+                stall: StallSettings {
+                    stall_after: env_millis("CONSUMER_STALL_AFTER_MS", 30_000)?
+                        .max(Duration::from_secs(1)),
+                    sample_every: env_millis("CONSUMER_LAG_INTERVAL_MS", 5_000)?
+                        .max(Duration::from_millis(100)),
+                },
             },
         })
     }

@@ -19,7 +19,7 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::{consumer::ConsumerStatus, db::Db};
+use crate::{consumer::ConsumerStatus, db::Db, outbox::Outbox};
 
 /// An error answered as `{"error": "...", "detail": "..."}` with its status.
 #[derive(Debug)]
@@ -372,11 +372,15 @@ async fn unknown_route(req: Request) -> AppError {
     ))
 }
 
-/// What readiness depends on.
+/// What the health routes report on.
 #[derive(Clone, Default)]
 pub struct Readiness {
+    /// Readiness: the database answers.
     pub db: Option<Db>,
+    /// Shown (lag, stall); liveness fails when a stall survived re-creating the consumer.
     pub consumer: Option<Arc<ConsumerStatus>>,
+    /// Shown: events not yet published.
+    pub outbox: Option<Outbox>,
     /// Extra components shown in the answer that do not decide readiness (e.g. the state of
     /// a circuit breaker: the service still serves while it is open).
     pub details: Vec<(&'static str, Detail)>,
@@ -385,17 +389,56 @@ pub struct Readiness {
 /// A component's current details, as JSON.
 pub type Detail = Arc<dyn Fn() -> Value + Send + Sync>;
 
-/// `/health/live` (the process answers), `/health/ready` and `/actuator/health` (database
-/// reachable and consumer joined its group).
+/// `/health/live`: the process answers and its consumer is not stuck for good (an orchestrator
+/// restarts it otherwise). `/health/ready` and `/actuator/health`: this instance can serve its
+/// HTTP API, i.e. its database answers. The broker, the consumer's lag and the outbox are
+/// reported as components but do not decide readiness: bookings are accepted into the outbox
+/// while the broker is away, and reads always answer.
 pub fn health_routes(readiness: Readiness) -> Router {
     Router::new()
-        .route(
-            "/health/live",
-            get(|| async { Json(json!({ "status": "UP" })) }),
-        )
+        .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/actuator/health", get(ready))
         .with_state(readiness)
+}
+
+/// `GET/PUT /admin/consumer {"wedge": "no" | "until_rejoin" | "always"}`: fault injection
+/// for the stall tests, served only with `CONSUMER_ADMIN_ENABLED=true` on the service's own
+/// port (the gateway routes no `/admin` path).
+pub fn consumer_admin_routes(consumer: Arc<ConsumerStatus>) -> Router {
+    Router::new()
+        .route("/admin/consumer", get(consumer_admin).put(set_wedge))
+        .with_state(consumer)
+}
+
+async fn consumer_admin(State(consumer): State<Arc<ConsumerStatus>>) -> Json<Value> {
+    Json(json!({ "wedge": consumer.wedge().as_str(), "kafka": consumer.report() }))
+}
+
+async fn set_wedge(
+    State(consumer): State<Arc<ConsumerStatus>>,
+    body: JsonObject,
+) -> Result<Json<Value>, AppError> {
+    let raw = body.text("wedge")?.unwrap_or_default();
+    let wedge = crate::consumer::status::Wedge::parse(raw).ok_or_else(|| {
+        AppError::unprocessable(
+            "invalid_field",
+            format!("`wedge` must be \"no\", \"until_rejoin\" or \"always\", got {raw:?}"),
+        )
+    })?;
+    consumer.set_wedge(wedge);
+    Ok(Json(json!({ "wedge": consumer.wedge().as_str() })))
+}
+
+async fn live(State(readiness): State<Readiness>) -> Response {
+    match &readiness.consumer {
+        Some(consumer) if !consumer.live() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "DOWN", "components": { "kafka": consumer.report() } })),
+        )
+            .into_response(),
+        _ => Json(json!({ "status": "UP" })).into_response(),
+    }
 }
 
 async fn ready(State(readiness): State<Readiness>) -> Response {
@@ -408,18 +451,13 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
             "db".into(),
             json!({ "status": if ok { "UP" } else { "DOWN" } }),
         );
+        if let Some(outbox) = &readiness.outbox {
+            let backlog = outbox.backlog(db).await;
+            components.insert("outbox".into(), backlog.report());
+        }
     }
     if let Some(consumer) = &readiness.consumer {
-        let ok = consumer.ready();
-        up &= ok;
-        components.insert(
-            "kafka".into(),
-            json!({
-                "status": if ok { "UP" } else { "DOWN" },
-                "joined": consumer.joined(),
-                "brokerUp": consumer.broker_up(),
-            }),
-        );
+        components.insert("kafka".into(), consumer.report());
     }
     for (name, detail) in &readiness.details {
         components.insert((*name).into(), detail());

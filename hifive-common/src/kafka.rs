@@ -62,38 +62,70 @@ impl ConsumerContext for QuietContext {}
 
 pub type Producer = FutureProducer<QuietContext>;
 
-/// Producer for the outbox relay: acks from all replicas, idempotent, low linger.
+/// Producer for the outbox relay and the dead-letter topic: acknowledged by all replicas, one
+/// request in flight per broker so that a retry cannot reorder a partition. Not idempotent:
+/// consumers de-duplicate by `eventId` anyway, and an idempotent producer that bumps its own
+/// epoch after a timeout sends an epoch Tansu 0.6 never issued, which kills its storage (see
+/// docs/broker.md).
 pub fn producer(config: &KafkaConfig) -> anyhow::Result<Producer> {
     Ok(base(config)
-        .set("enable.idempotence", "true")
+        .set("enable.idempotence", "false")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        .set("max.in.flight.requests.per.connection", "1")
+        .set("linger.ms", "5")
         .set("message.timeout.ms", "30000")
         .create_with_context(QuietContext::default())?)
 }
 
+/// The fatal error a producer hit, if any: an idempotent producer that lost its sequence
+/// state refuses every later send and must be replaced.
+pub fn fatal_error(producer: &Producer) -> Option<String> {
+    use rdkafka::producer::Producer as _;
+    producer
+        .client()
+        .fatal_error()
+        .map(|(code, reason)| format!("{code:?}: {reason}"))
+}
+
 /// Consumer settings: at-least-once. The consumer stores a message's offset only after its
-/// effect is durable; stored offsets are committed in the background once a second (and on
-/// leaving the group), not one request per message, which would flood the group coordinator
-/// and starve its heartbeats. After a crash, up to a second of events is delivered again and
-/// de-duplicated by `eventId`.
+/// effect is durable; stored offsets are committed in the background every few seconds (and
+/// on leaving the group), not one request per message, which would flood the group
+/// coordinator and starve its heartbeats. After a crash, those few seconds of events are
+/// delivered again and de-duplicated by `eventId`.
+///
+/// The rest keeps the coordinator and the storage of a small broker (Tansu) well within
+/// what they can do: a generous session, fetches that wait `KAFKA_FETCH_WAIT_MS` for data
+/// and bring at most 256 KiB (docs/broker.md says why).
 pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = base(config);
     c.set("group.id", &config.group)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
-        .set("auto.commit.interval.ms", "1000")
+        .set("auto.commit.interval.ms", "5000")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("topic.metadata.refresh.interval.ms", "5000")
-        // Low end-to-end latency: do not let the broker hold a fetch for long.
-        .set("fetch.wait.max.ms", "50")
-        // Statistics every second tell readiness whether a broker connection is up.
+        .set("session.timeout.ms", "30000")
+        .set("heartbeat.interval.ms", "3000")
+        .set("topic.metadata.refresh.interval.ms", "30000")
+        .set(
+            "fetch.wait.max.ms",
+            config.fetch_wait.as_millis().to_string(),
+        )
+        .set("fetch.max.bytes", "262144")
+        .set("message.max.bytes", "262144")
+        // Statistics every second tell whether a broker connection is up.
         .set("statistics.interval.ms", "1000");
     if let Some(id) = &config.instance_id {
         c.set("group.instance.id", id);
     }
+    c
+}
+
+/// The lag monitor's client: the group's id (to read its committed offsets) but never a
+/// member of it (it does not subscribe, so it takes no partitions and fences no one).
+pub fn monitor_config(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", &config.group)
+        .set("enable.auto.commit", "false");
     c
 }
 
@@ -110,7 +142,7 @@ pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) ->
             Ok(()) => return true,
             Err(e) => {
                 attempt += 1;
-                let wait = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+                let wait = crate::backoff(attempt);
                 if attempt == 1 || attempt.is_multiple_of(10) {
                     tracing::warn!(error = %e, brokers = %config.brokers, "broker not reachable yet; retrying");
                 }
@@ -126,8 +158,27 @@ pub async fn ensure_topic(config: &KafkaConfig, shutdown: &CancellationToken) ->
 async fn try_create_topic(config: &KafkaConfig) -> anyhow::Result<()> {
     let admin: AdminClient<QuietContext> =
         base(config).create_with_context(QuietContext::default())?;
+    // Only the missing ones: a broker that exists already has them (Tansu logs an error for
+    // every attempt to create an existing topic).
+    let client_config = base(config);
+    let existing: Vec<String> = tokio::task::spawn_blocking(move || {
+        let client: rdkafka::consumer::BaseConsumer<QuietContext> =
+            client_config.create_with_context(QuietContext::default())?;
+        let metadata =
+            rdkafka::consumer::Consumer::fetch_metadata(&client, None, Duration::from_secs(5))?;
+        Ok::<_, anyhow::Error>(
+            metadata
+                .topics()
+                .iter()
+                .filter(|t| !t.partitions().is_empty())
+                .map(|t| t.name().to_owned())
+                .collect(),
+        )
+    })
+    .await??;
     let topics: Vec<NewTopic> = [&config.topic, &config.dlq_topic]
         .into_iter()
+        .filter(|name| !existing.contains(name))
         .map(|name| {
             NewTopic::new(
                 name,
@@ -136,6 +187,9 @@ async fn try_create_topic(config: &KafkaConfig) -> anyhow::Result<()> {
             )
         })
         .collect();
+    if topics.is_empty() {
+        return Ok(());
+    }
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
     let results = admin.create_topics(&topics, &options).await?;
     for result in results {

@@ -17,3 +17,8 @@ pub use http::{AppError, BaseUrl, JsonObject, PageParams, RequestId};
 pub use outbox::Outbox;
 pub use server::{Server, Wiring};
 pub use tokio_util::sync::CancellationToken;
+
+/// The delay before retry number `attempt` (from 1): 100 ms doubling, capped at 6.4 s.
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}

@@ -1,5 +1,6 @@
 //! Running a service: bind, serve until SIGTERM/Ctrl-C, then stop background tasks (outbox
-//! relay flush, consumer leaves its group) before exiting.
+//! relay flush, consumer leaves its group) before exiting — all within a bounded time
+//! (`SHUTDOWN_GRACE_MS`), whatever clients or the broker do.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -13,7 +14,7 @@ use crate::{
     consumer::{self, ConsumerStatus, Policy},
     db::Db,
     http::{Readiness, health_routes},
-    kafka::{self, Producer},
+    kafka,
     outbox::Outbox,
 };
 
@@ -23,10 +24,21 @@ pub struct Wiring {
     pub db: Db,
     pub outbox: Outbox,
     consumer: Arc<ConsumerStatus>,
+    consumer_admin: bool,
     details: Vec<(&'static str, crate::http::Detail)>,
 }
 
 impl Wiring {
+    /// The consumer's status: lag and stalls (e.g. for admission control).
+    pub fn consumer(&self) -> Arc<ConsumerStatus> {
+        self.consumer.clone()
+    }
+
+    /// Cancelled when the service stops (e.g. to end streaming answers).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.server.shutdown_token()
+    }
+
     /// Adds a component to `/health/ready`'s details (it does not decide readiness).
     pub fn report(&mut self, name: &'static str, detail: crate::http::Detail) {
         self.details.push((name, detail));
@@ -34,9 +46,17 @@ impl Wiring {
 
     /// Adds the service's routes and the health routes; returns the server to run.
     pub fn serve(mut self, routes: Router) -> Server {
+        let mut routes = routes;
+        if self.consumer_admin {
+            tracing::warn!(
+                "CONSUMER_ADMIN_ENABLED: /admin/consumer can wedge the consumer (fault injection)"
+            );
+            routes = routes.merge(crate::http::consumer_admin_routes(self.consumer.clone()));
+        }
         let readiness = Readiness {
             db: Some(self.db),
             consumer: Some(self.consumer),
+            outbox: Some(self.outbox),
             details: self.details,
         };
         self.server.routes(routes.merge(health_routes(readiness)));
@@ -49,6 +69,7 @@ pub struct Server {
     router: Router,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    grace: Duration,
 }
 
 impl Server {
@@ -62,14 +83,11 @@ impl Server {
     ) -> anyhow::Result<Wiring> {
         let db = crate::db::connect(&config.database_url, migrations).await?;
         let mut server = Server::bind(config).await?;
-        // One idempotent producer serves the outbox relay and the dead-letter topic.
-        let producer = kafka::producer(&config.kafka)?;
-        let outbox = server.start_relay(&config.kafka, db.clone(), producer.clone());
+        let outbox = server.start_relay(&config.kafka, db.clone());
         let consumer = server.start_consumer(
             &config.kafka,
             db.clone(),
             outbox.clone(),
-            producer,
             policy(outbox.clone()),
         );
         Ok(Wiring {
@@ -77,6 +95,7 @@ impl Server {
             db,
             outbox,
             consumer,
+            consumer_admin: config.consumer_admin,
             details: Vec::new(),
         })
     }
@@ -92,6 +111,7 @@ impl Server {
             router: Router::new(),
             shutdown: CancellationToken::new(),
             tasks: JoinSet::new(),
+            grace: config.shutdown_grace,
         })
     }
 
@@ -125,16 +145,15 @@ impl Server {
     }
 
     /// Starts the outbox relay; returns the handle to enqueue and wake it.
-    fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db, producer: Producer) -> Outbox {
+    fn start_relay(&mut self, kafka_config: &KafkaConfig, db: Db) -> Outbox {
         let outbox = Outbox::default();
         let relay = outbox.clone();
-        let topic = kafka_config.topic.clone();
         let config = kafka_config.clone();
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             // The relay starts only once the topic exists; until then events wait in the outbox.
             if kafka::ensure_topic(&config, &shutdown).await {
-                relay.relay(db, producer, topic, shutdown).await;
+                relay.relay(db, config, shutdown).await;
             }
         });
         outbox
@@ -146,33 +165,25 @@ impl Server {
         kafka_config: &KafkaConfig,
         db: Db,
         outbox: Outbox,
-        producer: Producer,
         policy: P,
     ) -> Arc<ConsumerStatus> {
-        let status = Arc::new(ConsumerStatus::default());
+        let status = Arc::new(ConsumerStatus::new(kafka_config.stall));
         let config = kafka_config.clone();
         let shutdown = self.shutdown.clone();
-        let joined = status.clone();
+        let shared = status.clone();
         self.tasks.spawn(async move {
-            if let Err(e) = consumer::run(
-                config,
-                db,
-                outbox,
-                producer,
-                policy,
-                joined,
-                shutdown.clone(),
-            )
-            .await
-            {
-                tracing::error!(error = %e, "consumer stopped; the service is not ready");
+            if let Err(e) = consumer::run(config, db, outbox, policy, shared, shutdown).await {
+                tracing::error!(error = %e, "consumer stopped");
             }
         });
         status
     }
 
-    /// Serves until a signal or [`Server::shutdown_token`] is cancelled, then waits (bounded)
-    /// for the background tasks to finish.
+    /// Serves until a signal or [`Server::shutdown_token`] is cancelled, then stops within
+    /// the grace time: requests under way get most of it (streams end at once), background
+    /// tasks (outbox flush, leaving the group) the rest; whatever is still running then is
+    /// abandoned (unpublished events stay in the outbox, uncommitted events are delivered
+    /// again and de-duplicated).
     pub async fn run(mut self) -> anyhow::Result<()> {
         let token = self.shutdown.clone();
         tokio::spawn({
@@ -185,20 +196,52 @@ impl Server {
             }
         });
         tracing::info!(addr = %self.local_addr(), "listening");
-        axum::serve(self.listener, self.router)
+        let grace = self.grace;
+        let serve = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await?;
+            .into_future();
+        let http_deadline = async {
+            token.cancelled().await;
+            tokio::time::sleep(grace.mul_f64(0.6)).await;
+        };
+        tokio::select! {
+            r = serve => r?,
+            _ = http_deadline => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still open at the shutdown deadline; closing them");
+            }
+        }
         token.cancel();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain)
+        if tokio::time::timeout(grace.mul_f64(0.4), drain)
             .await
             .is_err()
         {
-            tracing::warn!("background tasks did not stop within 10s");
+            tracing::warn!("background tasks did not stop in time; leaving them");
+            self.tasks.abort_all();
         }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// A service's `main`: logging, a runtime, `build` and run until stopped. The runtime is
+/// then shut down without waiting for anything stuck in a blocking call (a Kafka client that
+/// cannot reach its broker), so the process always exits.
+pub fn main<F, Fut>(build: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Server>>,
+{
+    crate::telemetry::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async { build().await?.run().await });
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    if let Err(e) = &result {
+        tracing::error!(error = %format!("{e:#}"), "service failed");
+    }
+    result
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    hifive_common::telemetry::init();
-    let config = pay::Config::from_env()?;
-    pay::App::build(config).await?.run().await
+fn main() -> anyhow::Result<()> {
+    hifive_common::server::main(|| async { pay::App::build(pay::Config::from_env()?).await })
 }

@@ -1,6 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    hifive_common::telemetry::init();
-    let config = room::Config::from_env()?;
-    room::App::build(config).await?.run().await
+fn main() -> anyhow::Result<()> {
+    hifive_common::server::main(|| async { room::App::build(room::Config::from_env()?).await })
 }

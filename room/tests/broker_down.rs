@@ -1,6 +1,7 @@
-//! A service starts and serves HTTP while the broker is unreachable: it is live but not
-//! ready, and what it accepts waits in its outbox (started in-process with `App::build`,
-//! port 0, a real SQLite file, and a broker address nothing listens on).
+//! A service starts and serves HTTP while the broker is unreachable: it is live and ready
+//! (its database answers), shows the broker as down, and what it accepts waits in its outbox
+//! (started in-process with `App::build`, port 0, a real SQLite file, and a broker address
+//! nothing listens on).
 
 use std::net::TcpListener;
 
@@ -8,7 +9,7 @@ use hifive_common::{CommonConfig, KafkaConfig};
 use serde_json::{Value, json};
 
 #[tokio::test]
-async fn live_but_not_ready_without_a_broker_and_still_accepts_rooms() {
+async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
     let dir = std::env::temp_dir().join(format!("hifive-room-broker-down-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let dead_port = TcpListener::bind("127.0.0.1:0")
@@ -22,16 +23,9 @@ async fn live_but_not_ready_without_a_broker_and_still_accepts_rooms() {
             host: [127, 0, 0, 1].into(),
             port: 0,
             database_url: format!("sqlite://{}/room.db?mode=rwc", dir.display()),
-            kafka: KafkaConfig {
-                brokers: format!("127.0.0.1:{dead_port}"),
-                topic: "hifive".into(),
-                partitions: 1,
-                replication: 1,
-                group: "room".into(),
-                instance_id: None,
-                dlq_topic: "hifive.dlq".into(),
-                max_attempts: 5,
-            },
+            kafka: KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "room"),
+            shutdown_grace: std::time::Duration::from_secs(3),
+            consumer_admin: false,
         },
     };
     let server = room::App::build(config)
@@ -48,22 +42,29 @@ async fn live_but_not_ready_without_a_broker_and_still_accepts_rooms() {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    let ready = http
-        .get(format!("{base}/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(body["status"], "DOWN");
+    let health = || async {
+        let ready = http
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        let status = ready.status();
+        let body: Value = ready.json().await.unwrap();
+        (status, body)
+    };
+    let (status, body) = health().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "UP");
     assert_eq!(body["components"]["db"]["status"], "UP");
     assert_eq!(body["components"]["kafka"]["status"], "DOWN");
+    assert_eq!(body["components"]["kafka"]["brokerUp"], false);
+    assert_eq!(body["components"]["outbox"]["pending"], 0);
     let actuator = http
         .get(format!("{base}/actuator/health"))
         .send()
         .await
         .unwrap();
-    assert_eq!(actuator.status(), 503);
+    assert_eq!(actuator.status(), 200);
 
     let created = http
         .post(format!("{base}/rooms"))
@@ -81,12 +82,25 @@ async fn live_but_not_ready_without_a_broker_and_still_accepts_rooms() {
         .await
         .unwrap();
     assert_eq!(room["roomStatus"], "EMPTY");
+    // Its RoomRegistered waits in the outbox (the backlog is re-read after 250 ms).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, body) = health().await;
+        if body["components"]["outbox"]["pending"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the event is not in the outbox: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
-    // Stops promptly even though the broker never answered.
+    // Stops within its grace time even though the broker never answered.
     stop.cancel();
-    tokio::time::timeout(std::time::Duration::from_secs(15), running)
+    tokio::time::timeout(std::time::Duration::from_secs(5), running)
         .await
-        .expect("stops within 15s")
+        .expect("stops within its 3 s grace")
         .unwrap()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);

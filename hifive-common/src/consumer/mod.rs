@@ -8,15 +8,16 @@
 //! An event that cannot be read, or whose effect keeps failing, is published to the
 //! dead-letter topic with the reason in its headers and the consumer moves on; while the
 //! database is unavailable the event is retried with backoff instead.
+//!
+//! Beside the loop, a monitor samples the broker's high watermarks and the group's committed
+//! offsets: a consumer whose lag does not move is stalled, is re-created, and if that does not
+//! help fails liveness ([`status`]).
 
-use std::{
-    future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+mod monitor;
+pub mod progress;
+pub mod status;
+
+use std::{future::Future, sync::Arc, time::Duration};
 
 use rdkafka::{
     ClientContext, Message,
@@ -26,8 +27,11 @@ use rdkafka::{
     util::Timeout,
 };
 use shared_events::{Decoded, Envelope, Event, REQUEST_ID_HEADER};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+pub use status::ConsumerStatus;
 
 use crate::{
     config::KafkaConfig,
@@ -97,29 +101,6 @@ pub trait Policy: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), PolicyError>> + Send;
 }
 
-/// Whether the consumer has joined its group, and whether it can reach a broker now.
-#[derive(Debug, Default)]
-pub struct ConsumerStatus {
-    joined: AtomicBool,
-    broker_up: AtomicBool,
-}
-
-impl ConsumerStatus {
-    pub fn joined(&self) -> bool {
-        self.joined.load(Ordering::Relaxed)
-    }
-
-    /// A broker connection was up at the last statistics report (every second).
-    pub fn broker_up(&self) -> bool {
-        self.broker_up.load(Ordering::Relaxed)
-    }
-
-    /// Ready to consume: in the group and connected.
-    pub fn ready(&self) -> bool {
-        self.joined() && self.broker_up()
-    }
-}
-
 struct GroupContext {
     status: Arc<ConsumerStatus>,
     quiet: kafka::QuietContext,
@@ -135,18 +116,20 @@ impl ClientContext for GroupContext {
             error.rdkafka_error_code(),
             Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
         ) {
-            self.status.broker_up.store(false, Ordering::Relaxed);
+            self.status.set_broker_up(false);
         }
         self.quiet.error(error, reason);
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
         let up = statistics.brokers.values().any(|b| b.state == "UP");
-        if up != self.status.broker_up.swap(up, Ordering::Relaxed) {
+        if up != self.status.set_broker_up(up) {
             if up {
                 tracing::info!("broker connection up");
             } else {
-                tracing::warn!("no broker connection: not ready");
+                tracing::warn!(
+                    "no broker connection: events wait (in the outbox and on the broker)"
+                );
             }
         }
     }
@@ -160,10 +143,11 @@ impl ConsumerContext for GroupContext {
     ) {
         match rebalance {
             Rebalance::Assign(parts) => {
-                tracing::info!(partitions = parts.count(), "consumer joined its group");
-                self.status.joined.store(true, Ordering::Relaxed);
+                let partitions: Vec<i32> = parts.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(?partitions, "consumer joined its group");
+                self.status.assigned(&partitions);
             }
-            Rebalance::Revoke(_) => {}
+            Rebalance::Revoke(_) => self.status.revoked(),
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
         }
     }
@@ -179,12 +163,19 @@ enum Outcome {
     Stopped,
 }
 
-/// Runs the consumer for `policy` until `shutdown`, then leaves the group.
+/// Why one consumer instance stopped reading.
+enum Exit {
+    Shutdown,
+    /// The stall monitor asked for a fresh consumer.
+    Recreate,
+}
+
+/// Runs the consumer for `policy` until `shutdown`, then leaves the group. A monitor samples
+/// the lag beside it; a stalled consumer is re-created (see [`status`]).
 pub async fn run<P: Policy>(
     config: KafkaConfig,
     db: Db,
     outbox: Outbox,
-    producer: Producer,
     policy: P,
     status: Arc<ConsumerStatus>,
     shutdown: CancellationToken,
@@ -192,30 +183,132 @@ pub async fn run<P: Policy>(
     if !kafka::ensure_topic(&config, &shutdown).await {
         return Ok(());
     }
-    let consumer: StreamConsumer<GroupContext> = kafka::consumer_config(&config)
-        .create_with_context(GroupContext {
-            status: status.clone(),
-            quiet: Default::default(),
-        })?;
-    consumer.subscribe(&[&config.topic])?;
-    tracing::info!(group = %config.group, topic = %config.topic, "consumer subscribed");
-    loop {
-        let message = tokio::select! {
-            m = consumer.recv() => m,
-            _ = shutdown.cancelled() => break,
-        };
-        let message = match message {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "consumer error");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+    // The dead-letter topic's producer.
+    let mut producer = kafka::producer(&config)?;
+    let recreate = Arc::new(Notify::new());
+    let monitor = tokio::spawn(monitor::run(
+        config.clone(),
+        status.clone(),
+        recreate.clone(),
+        shutdown.clone(),
+    ));
+    let handler = Handler {
+        db,
+        outbox,
+        policy,
+        config,
+        status,
+        shutdown,
+    };
+    let result = handler.consume(&mut producer, &recreate).await;
+    monitor.abort();
+    result
+}
+
+/// Everything needed to handle one message.
+struct Handler<P> {
+    db: Db,
+    outbox: Outbox,
+    policy: P,
+    config: KafkaConfig,
+    status: Arc<ConsumerStatus>,
+    shutdown: CancellationToken,
+}
+
+impl<P: Policy> Handler<P> {
+    fn subscribe(&self) -> anyhow::Result<StreamConsumer<GroupContext>> {
+        let consumer: StreamConsumer<GroupContext> = kafka::consumer_config(&self.config)
+            .create_with_context(GroupContext {
+                status: self.status.clone(),
+                quiet: Default::default(),
+            })?;
+        consumer.subscribe(&[&self.config.topic])?;
+        tracing::info!(group = %self.config.group, topic = %self.config.topic, "consumer subscribed");
+        Ok(consumer)
+    }
+
+    /// Consumes until shutdown, re-creating the consumer whenever the monitor asks.
+    async fn consume(&self, producer: &mut Producer, recreate: &Notify) -> anyhow::Result<()> {
+        loop {
+            let consumer = self.subscribe()?;
+            let exit = self.read(&consumer, producer, recreate).await;
+            self.status.left();
+            close(consumer).await;
+            match exit {
+                Exit::Shutdown => {
+                    tracing::info!("consumer left its group");
+                    return Ok(());
+                }
+                Exit::Recreate => tracing::warn!("consumer closed; joining the group again"),
             }
-        };
+        }
+    }
+
+    async fn read(
+        &self,
+        consumer: &StreamConsumer<GroupContext>,
+        producer: &mut Producer,
+        recreate: &Notify,
+    ) -> Exit {
+        loop {
+            if self.status.wedge() != status::Wedge::No {
+                // Fault injection: read nothing, as a consumer the broker stopped serving.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                    _ = recreate.notified() => return Exit::Recreate,
+                    _ = self.shutdown.cancelled() => return Exit::Shutdown,
+                }
+            }
+            let message = tokio::select! {
+                m = consumer.recv() => m,
+                _ = recreate.notified() => return Exit::Recreate,
+                _ = self.shutdown.cancelled() => return Exit::Shutdown,
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = self.shutdown.cancelled() => return Exit::Shutdown,
+                    }
+                    continue;
+                }
+            };
+            match self.handle(&message).await {
+                Outcome::Done => {}
+                Outcome::Stopped => return Exit::Shutdown,
+                Outcome::DeadLetter { stage, reason } => {
+                    if !dead_letter(
+                        producer,
+                        &self.config,
+                        &message,
+                        stage,
+                        &reason,
+                        &self.shutdown,
+                    )
+                    .await
+                    {
+                        return Exit::Shutdown;
+                    }
+                }
+            }
+            if let Err(e) = consumer.store_offset_from_message(&message) {
+                tracing::warn!(error = %e, "cannot store the offset; the event may be redelivered");
+            }
+            self.status.handled(
+                message.partition(),
+                message.offset(),
+                message.timestamp().to_millis(),
+            );
+        }
+    }
+
+    async fn handle(&self, message: &impl Message) -> Outcome {
         let ctx = EventContext {
-            request_id: header(&message, REQUEST_ID_HEADER),
+            request_id: header(message, REQUEST_ID_HEADER),
         };
-        let outcome = match Envelope::decode(message.payload().unwrap_or_default()) {
+        match Envelope::decode(message.payload().unwrap_or_default()) {
             Err(e) => Outcome::DeadLetter {
                 stage: "decode",
                 reason: format!("unreadable event: {e}"),
@@ -224,7 +317,7 @@ pub async fn run<P: Policy>(
                 tracing::debug!(%event_type, "ignoring unknown event type");
                 Outcome::Done
             }
-            Ok(Decoded::Known(envelope)) if policy.handles(&envelope.event) => {
+            Ok(Decoded::Known(envelope)) if self.policy.handles(&envelope.event) => {
                 let span = tracing::info_span!(
                     "event",
                     event_type = envelope.event.event_type(),
@@ -233,29 +326,30 @@ pub async fn run<P: Policy>(
                     room_number = envelope.event.room_number(),
                     request_id = ctx.request_id.as_deref().unwrap_or("-"),
                 );
-                apply_with_retry(&db, &outbox, &policy, &envelope, &ctx, &config, &shutdown)
+                self.apply_with_retry(&envelope, &ctx)
                     .instrument(span)
                     .await
             }
             Ok(Decoded::Known(_)) => Outcome::Done,
-        };
-        match outcome {
-            Outcome::Done => {}
-            Outcome::Stopped => break,
-            Outcome::DeadLetter { stage, reason } => {
-                if !dead_letter(&producer, &config, &message, stage, &reason, &shutdown).await {
-                    break;
-                }
-            }
-        }
-        if let Err(e) = consumer.store_offset_from_message(&message) {
-            tracing::warn!(error = %e, "cannot store the offset; the event may be redelivered");
         }
     }
-    // Leaving the group commits the offsets stored since the last background commit.
-    consumer.unsubscribe();
-    tracing::info!("consumer left its group");
-    Ok(())
+}
+
+/// Closes a consumer off the async runtime, giving it a few seconds to leave its group and
+/// commit; a broker that does not answer cannot hold the service (the close goes on alone).
+async fn close(consumer: StreamConsumer<GroupContext>) {
+    let closing = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+    if tokio::time::timeout(Duration::from_secs(2), closing)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the consumer did not close within 2 s (broker unreachable?); going on without it"
+        );
+    }
 }
 
 fn header(message: &impl Message, name: &str) -> Option<String> {
@@ -272,7 +366,7 @@ fn header(message: &impl Message, name: &str) -> Option<String> {
 /// reason, retrying until the broker acknowledges it. Returns false if stopped first (the
 /// offset is then not committed and the message is seen again).
 async fn dead_letter(
-    producer: &Producer,
+    producer: &mut Producer,
     config: &KafkaConfig,
     message: &impl Message,
     stage: &str,
@@ -328,8 +422,14 @@ async fn dead_letter(
             Err((e, _)) => {
                 attempt += 1;
                 tracing::warn!(error = %e, attempt, "cannot publish to the dead-letter topic; retrying");
+                if let Some(fatal) = kafka::fatal_error(producer) {
+                    tracing::warn!(error = %fatal, "the dead-letter producer failed for good; replacing it");
+                    if let Ok(fresh) = kafka::producer(config) {
+                        *producer = fresh;
+                    }
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff(attempt)) => {}
+                    _ = tokio::time::sleep(crate::backoff(attempt)) => {}
                     _ = shutdown.cancelled() => return false,
                 }
             }
@@ -337,92 +437,83 @@ async fn dead_letter(
     }
 }
 
-/// 100 ms doubling per attempt, capped at 6.4 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
-}
-
-/// Applies one event: transient failures are retried until they pass, other failures up to
-/// `max_attempts` times before the event is dead-lettered.
-async fn apply_with_retry<P: Policy>(
-    db: &Db,
-    outbox: &Outbox,
-    policy: &P,
-    envelope: &Envelope,
-    ctx: &EventContext,
-    config: &KafkaConfig,
-    shutdown: &CancellationToken,
-) -> Outcome {
-    let mut attempt = 0u32;
-    let mut failures = 0u32;
-    loop {
-        attempt += 1;
-        match apply_once(db, policy, envelope, ctx).await {
-            Ok(true) => {
-                outbox.wake();
-                return Outcome::Done;
-            }
-            Ok(false) => {
-                tracing::debug!("duplicate delivery ignored");
-                return Outcome::Done;
-            }
-            Err(PolicyError::Permanent(reason)) => {
-                return Outcome::DeadLetter {
-                    stage: "apply",
-                    reason,
-                };
-            }
-            Err(PolicyError::Failed(reason)) => {
-                failures += 1;
-                if failures >= config.max_attempts {
-                    return Outcome::DeadLetter {
+impl<P: Policy> Handler<P> {
+    /// Applies one event: transient failures are retried until they pass, other failures up
+    /// to `max_attempts` times before the event is dead-lettered.
+    async fn apply_with_retry(&self, envelope: &Envelope, ctx: &EventContext) -> Outcome {
+        let mut attempt = 0u32;
+        let mut failures = 0u32;
+        let outcome = loop {
+            attempt += 1;
+            match self.apply_once(envelope, ctx).await {
+                Ok(true) => {
+                    self.outbox.wake();
+                    break Outcome::Done;
+                }
+                Ok(false) => {
+                    tracing::debug!("duplicate delivery ignored");
+                    break Outcome::Done;
+                }
+                Err(PolicyError::Permanent(reason)) => {
+                    break Outcome::DeadLetter {
                         stage: "apply",
-                        reason: format!("failed {failures} times: {reason}"),
+                        reason,
                     };
                 }
-                tracing::warn!(%reason, attempt, "applying event failed; retrying");
+                Err(PolicyError::Failed(reason)) => {
+                    failures += 1;
+                    if failures >= self.config.max_attempts {
+                        break Outcome::DeadLetter {
+                            stage: "apply",
+                            reason: format!("failed {failures} times: {reason}"),
+                        };
+                    }
+                    tracing::warn!(%reason, attempt, "applying event failed; retrying");
+                }
+                Err(PolicyError::Transient(e)) => {
+                    self.status.waiting_for_database(true);
+                    tracing::warn!(error = %e, attempt, "database unavailable; retrying the event");
+                }
             }
-            Err(PolicyError::Transient(e)) => {
-                tracing::warn!(error = %e, attempt, "database unavailable; retrying the event");
+            tokio::select! {
+                _ = tokio::time::sleep(crate::backoff(attempt)) => {}
+                _ = self.shutdown.cancelled() => break Outcome::Stopped,
             }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff(attempt)) => {}
-            _ = shutdown.cancelled() => return Outcome::Stopped,
-        }
+        };
+        self.status.waiting_for_database(false);
+        outcome
     }
-}
 
-/// One transaction: mark processed (or detect a duplicate), apply, commit.
-async fn apply_once<P: Policy>(
-    db: &Db,
-    policy: &P,
-    envelope: &Envelope,
-    ctx: &EventContext,
-) -> Result<bool, PolicyError> {
-    let mut tx = db.begin().await?;
-    let fresh = sqlx::query(
-        "INSERT INTO processed_event (event_id, event_type, processed_at) VALUES ($1, $2, $3)
-         ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(envelope.event_id.to_string())
-    .bind(envelope.event.event_type())
-    .bind(now())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok(false);
+    /// One transaction: mark processed (or detect a duplicate), apply, commit.
+    async fn apply_once(
+        &self,
+        envelope: &Envelope,
+        ctx: &EventContext,
+    ) -> Result<bool, PolicyError> {
+        let mut tx = self.db.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO processed_event (event_id, event_type, processed_at) VALUES ($1, $2, $3)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(envelope.event_id.to_string())
+        .bind(envelope.event.event_type())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(false);
+        }
+        self.policy.apply(&mut tx, envelope, ctx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
-    policy.apply(&mut tx, envelope, ctx).await?;
-    tx.commit().await?;
-    Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use shared_events::Paid;
     use sqlx::Row;
@@ -466,14 +557,8 @@ mod tests {
 
     fn config(max_attempts: u32) -> KafkaConfig {
         KafkaConfig {
-            brokers: "127.0.0.1:1".into(),
-            topic: "hifive".into(),
-            partitions: 1,
-            replication: 1,
-            group: "test".into(),
-            instance_id: None,
-            dlq_topic: "hifive.dlq".into(),
             max_attempts,
+            ..KafkaConfig::local("127.0.0.1:1", "test")
         }
     }
 
@@ -506,30 +591,40 @@ mod tests {
             .unwrap()
     }
 
-    async fn run(db: &Db, policy: &Flaky, envelope: &Envelope, max_attempts: u32) -> Outcome {
-        apply_with_retry(
-            db,
-            &Outbox::default(),
+    fn handler(
+        db: &Db,
+        policy: Flaky,
+        max_attempts: u32,
+        stop: CancellationToken,
+    ) -> Handler<Flaky> {
+        Handler {
+            db: db.clone(),
+            outbox: Outbox::default(),
             policy,
-            envelope,
-            &EventContext::default(),
-            &config(max_attempts),
-            &CancellationToken::new(),
-        )
-        .await
+            config: config(max_attempts),
+            status: Arc::new(ConsumerStatus::default()),
+            shutdown: stop,
+        }
+    }
+
+    /// Applies `envelope` with `policy`; returns the outcome and how often the policy ran.
+    async fn run(db: &Db, policy: Flaky, envelope: &Envelope, max_attempts: u32) -> (Outcome, u32) {
+        let h = handler(db, policy, max_attempts, CancellationToken::new());
+        let outcome = h.apply_with_retry(envelope, &EventContext::default()).await;
+        (outcome, h.policy.attempts.load(Ordering::Relaxed))
     }
 
     #[tokio::test]
     async fn an_effect_that_keeps_failing_is_dead_lettered_after_max_attempts() {
         let db = db().await;
         let policy = flaky(u32::MAX, || PolicyError::Failed("constraint".into()));
-        let outcome = run(&db, &policy, &paid(), 3).await;
+        let (outcome, attempts) = run(&db, policy, &paid(), 3).await;
         let Outcome::DeadLetter { stage, reason } = outcome else {
             panic!("not dead-lettered")
         };
         assert_eq!(stage, "apply");
         assert!(reason.contains("failed 3 times"), "{reason}");
-        assert_eq!(policy.attempts.load(Ordering::Relaxed), 3);
+        assert_eq!(attempts, 3);
         assert_eq!(
             processed(&db).await,
             0,
@@ -541,29 +636,47 @@ mod tests {
     async fn a_contract_violation_is_dead_lettered_at_once() {
         let db = db().await;
         let policy = flaky(u32::MAX, || PolicyError::Permanent("nonsense".into()));
-        let outcome = run(&db, &policy, &paid(), 5).await;
+        let (outcome, attempts) = run(&db, policy, &paid(), 5).await;
         assert!(matches!(outcome, Outcome::DeadLetter { .. }));
-        assert_eq!(policy.attempts.load(Ordering::Relaxed), 1);
+        assert_eq!(attempts, 1);
     }
 
     #[tokio::test]
     async fn an_unavailable_database_is_retried_past_max_attempts_until_it_works() {
         let db = db().await;
         let policy = flaky(2, || PolicyError::Transient(sqlx::Error::PoolTimedOut));
-        let outcome = run(&db, &policy, &paid(), 1).await;
+        let h = handler(&db, policy, 1, CancellationToken::new());
+        let outcome = h.apply_with_retry(&paid(), &EventContext::default()).await;
         assert!(matches!(outcome, Outcome::Done));
-        assert_eq!(policy.attempts.load(Ordering::Relaxed), 3);
+        assert_eq!(h.policy.attempts.load(Ordering::Relaxed), 3);
         assert_eq!(processed(&db).await, 1);
+        assert_eq!(
+            h.status.report()["waitingForDatabase"],
+            false,
+            "no longer waiting once it applied"
+        );
     }
 
     #[tokio::test]
     async fn a_duplicate_delivery_is_applied_once() {
         let db = db().await;
-        let policy = flaky(0, || unreachable!());
+        let h = handler(
+            &db,
+            flaky(0, || unreachable!()),
+            5,
+            CancellationToken::new(),
+        );
         let event = paid();
-        assert!(matches!(run(&db, &policy, &event, 5).await, Outcome::Done));
-        assert!(matches!(run(&db, &policy, &event, 5).await, Outcome::Done));
-        assert_eq!(policy.attempts.load(Ordering::Relaxed), 1);
+        let ctx = EventContext::default();
+        assert!(matches!(
+            h.apply_with_retry(&event, &ctx).await,
+            Outcome::Done
+        ));
+        assert!(matches!(
+            h.apply_with_retry(&event, &ctx).await,
+            Outcome::Done
+        ));
+        assert_eq!(h.policy.attempts.load(Ordering::Relaxed), 1);
         assert_eq!(processed(&db).await, 1);
     }
 
@@ -575,16 +688,8 @@ mod tests {
         });
         let stop = CancellationToken::new();
         stop.cancel();
-        let outcome = apply_with_retry(
-            &db,
-            &Outbox::default(),
-            &policy,
-            &paid(),
-            &EventContext::default(),
-            &config(5),
-            &stop,
-        )
-        .await;
+        let h = handler(&db, policy, 5, stop);
+        let outcome = h.apply_with_retry(&paid(), &EventContext::default()).await;
         assert!(matches!(outcome, Outcome::Stopped));
         assert_eq!(processed(&db).await, 0);
     }

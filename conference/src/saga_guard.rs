@@ -1,0 +1,210 @@
+//! Backpressure for the asynchronous half of the saga. A booking is accepted only while the
+//! saga keeps up: conference's outbox is publishing (few events waiting, none for long) and
+//! its consumer is close to the head of the topic. Otherwise `POST /conferences` answers at
+//! once `503 saga_busy` with `Retry-After`, storing nothing, instead of accepting work that
+//! would wait behind an ever longer backlog.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use hifive_common::{ConsumerStatus, Db, Outbox};
+use serde_json::{Value, json};
+
+/// The bounds (environment variables in brackets; see the README).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SagaLimits {
+    /// Refuse while conference's consumer is behind on events older than this
+    /// (`SAGA_MAX_LAG_MS`).
+    pub max_lag: Duration,
+    /// Refuse while more events than this wait in the outbox (`SAGA_MAX_OUTBOX`).
+    pub max_outbox: i64,
+    /// Refuse while the oldest unpublished event is older than this
+    /// (`SAGA_MAX_OUTBOX_AGE_MS`).
+    pub max_outbox_age: Duration,
+    /// `Retry-After` of a refusal (`SAGA_RETRY_AFTER_SECS`).
+    pub retry_after_secs: u64,
+}
+
+impl Default for SagaLimits {
+    fn default() -> Self {
+        Self {
+            max_lag: Duration::from_secs(5),
+            max_outbox: 2000,
+            max_outbox_age: Duration::from_secs(10),
+            retry_after_secs: 2,
+        }
+    }
+}
+
+/// What the saga looks like right now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SagaLoad {
+    pub lag_age: Duration,
+    pub outbox_pending: i64,
+    pub outbox_age: Duration,
+}
+
+/// Why a booking was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SagaBusy {
+    #[error("the saga is behind: events {:.1} s old are still being processed (limit {:.1} s)", .lag.as_secs_f64(), .limit.as_secs_f64())]
+    Behind { lag: Duration, limit: Duration },
+    #[error("{pending} events wait to be published (limit {limit})")]
+    OutboxFull { pending: i64, limit: i64 },
+    #[error("events have waited {:.1} s to be published (limit {:.1} s)", .age.as_secs_f64(), .limit.as_secs_f64())]
+    OutboxStale { age: Duration, limit: Duration },
+}
+
+impl SagaBusy {
+    /// A short name for logs and reports.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SagaBusy::Behind { .. } => "lag",
+            SagaBusy::OutboxFull { .. } => "outbox_backlog",
+            SagaBusy::OutboxStale { .. } => "outbox_age",
+        }
+    }
+}
+
+/// The admission rule (pure).
+pub fn admit(limits: &SagaLimits, load: &SagaLoad) -> Result<(), SagaBusy> {
+    if load.outbox_age > limits.max_outbox_age {
+        return Err(SagaBusy::OutboxStale {
+            age: load.outbox_age,
+            limit: limits.max_outbox_age,
+        });
+    }
+    if load.outbox_pending > limits.max_outbox {
+        return Err(SagaBusy::OutboxFull {
+            pending: load.outbox_pending,
+            limit: limits.max_outbox,
+        });
+    }
+    if load.lag_age > limits.max_lag {
+        return Err(SagaBusy::Behind {
+            lag: load.lag_age,
+            limit: limits.max_lag,
+        });
+    }
+    Ok(())
+}
+
+/// The guard as the service uses it: reads the load, applies [`admit`], counts refusals.
+#[derive(Clone)]
+pub struct SagaGuard {
+    limits: SagaLimits,
+    db: Db,
+    outbox: Outbox,
+    consumer: Arc<ConsumerStatus>,
+    refused: Arc<AtomicU64>,
+}
+
+impl SagaGuard {
+    pub fn new(limits: SagaLimits, db: Db, outbox: Outbox, consumer: Arc<ConsumerStatus>) -> Self {
+        Self {
+            limits,
+            db,
+            outbox,
+            consumer,
+            refused: Arc::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &SagaLimits {
+        &self.limits
+    }
+
+    async fn load(&self) -> SagaLoad {
+        let backlog = self.outbox.backlog(&self.db).await;
+        SagaLoad {
+            lag_age: self.consumer.lag_age(),
+            outbox_pending: backlog.pending,
+            outbox_age: backlog.oldest_age(),
+        }
+    }
+
+    /// Whether a new booking may start now.
+    pub async fn admit(&self) -> Result<(), SagaBusy> {
+        let load = self.load().await;
+        admit(&self.limits, &load).inspect_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        })
+    }
+
+    /// `/health/ready` details (they do not decide readiness), from the last readings.
+    pub fn report(&self) -> Value {
+        let backlog = self.outbox.last_backlog();
+        let load = SagaLoad {
+            lag_age: self.consumer.lag_age(),
+            outbox_pending: backlog.as_ref().map_or(0, |b| b.pending),
+            outbox_age: backlog.as_ref().map(|b| b.oldest_age()).unwrap_or_default(),
+        };
+        let verdict = admit(&self.limits, &load);
+        json!({
+            "status": if verdict.is_ok() { "ADMITTING" } else { "REFUSING" },
+            "reason": verdict.err().map(|e| e.to_string()),
+            "lagSeconds": load.lag_age.as_secs_f64(),
+            "outboxPending": load.outbox_pending,
+            "outboxAgeSeconds": load.outbox_age.as_secs_f64(),
+            "maxLagSeconds": self.limits.max_lag.as_secs_f64(),
+            "maxOutbox": self.limits.max_outbox,
+            "maxOutboxAgeSeconds": self.limits.max_outbox_age.as_secs_f64(),
+            "refused": self.refused.load(Ordering::Relaxed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(lag_ms: u64, pending: i64, age_ms: u64) -> SagaLoad {
+        SagaLoad {
+            lag_age: Duration::from_millis(lag_ms),
+            outbox_pending: pending,
+            outbox_age: Duration::from_millis(age_ms),
+        }
+    }
+
+    #[test]
+    fn admits_while_the_saga_keeps_up() {
+        let limits = SagaLimits::default();
+        assert_eq!(admit(&limits, &load(0, 0, 0)), Ok(()));
+        assert_eq!(
+            admit(&limits, &load(5000, 2000, 10_000)),
+            Ok(()),
+            "bounds are inclusive"
+        );
+    }
+
+    #[test]
+    fn refuses_when_any_bound_is_passed() {
+        let limits = SagaLimits::default();
+        assert_eq!(
+            admit(&limits, &load(5001, 0, 0)).unwrap_err().reason(),
+            "lag"
+        );
+        assert_eq!(
+            admit(&limits, &load(0, 2001, 0)).unwrap_err().reason(),
+            "outbox_backlog"
+        );
+        assert_eq!(
+            admit(&limits, &load(0, 1, 10_001)).unwrap_err().reason(),
+            "outbox_age"
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_is_behind() {
+        let e = admit(&SagaLimits::default(), &load(7500, 0, 0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the saga is behind: events 7.5 s old are still being processed (limit 5.0 s)"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Running HiFive on one machine, as an orchestrator would: [`supervisor`] starts, checks,
+//! restarts and stops the processes; [`probe`] tells a working broker from a wedged one.
+//! Used by `hifive-stack` (what `script/server` runs) and by the end-to-end harness.
+
+pub mod broker;
+pub mod probe;
+pub mod supervisor;
