@@ -534,6 +534,26 @@ impl System {
         .await;
     }
 
+    /// Waits until the consumer of every event-driven service has joined its group.
+    pub async fn until_joined(&self) {
+        for name in ["conference", "pay", "room", "customer-center"] {
+            let url = format!("{}/health/ready", self.url_of(name));
+            let http = self.http.clone();
+            eventually(
+                &format!("{name} joined its group"),
+                Duration::from_secs(60),
+                || {
+                    let (http, url) = (http.clone(), url.clone());
+                    async move {
+                        let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+                        (body["components"]["kafka"]["joined"] == true).then_some(())
+                    }
+                },
+            )
+            .await;
+        }
+    }
+
     /// The gateway's base URL.
     pub fn gateway(&self) -> String {
         self.url_of("gateway")

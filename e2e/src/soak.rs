@@ -87,6 +87,8 @@ struct Tally {
     faults: Vec<String>,
     max_lag: i64,
     max_lag_age: f64,
+    /// The largest lag (events, seconds) seen per service.
+    lag_by_service: BTreeMap<String, (i64, f64)>,
     /// Consumer self-recoveries (re-created consumers), summed over process lifetimes.
     consumer_recoveries: u64,
     stalled_seen: BTreeMap<String, usize>,
@@ -105,6 +107,7 @@ pub struct Report {
     pub happenings: Vec<Happening>,
     pub max_lag: i64,
     pub max_lag_age: f64,
+    pub lag_by_service: BTreeMap<String, (i64, f64)>,
     pub consumer_recoveries: u64,
     pub stalled_seen: BTreeMap<String, usize>,
     /// The checker's exit status and output.
@@ -171,10 +174,17 @@ impl std::fmt::Display for Report {
                 )
             }
         );
+        let by: Vec<String> = self
+            .lag_by_service
+            .iter()
+            .map(|(s, (n, age))| format!("{s} {n} / {age:.1} s"))
+            .collect();
         let _ = writeln!(
             out,
-            "largest lag   {} events; events {:.1} s old (any consumer)",
-            self.max_lag, self.max_lag_age
+            "largest lag   {} events; events {:.1} s old ({})",
+            self.max_lag,
+            self.max_lag_age,
+            by.join(", ")
         );
         let refusals: Vec<String> = self
             .refusals()
@@ -270,6 +280,18 @@ pub async fn run(sys: &mut System, soak: &Soak) -> Report {
     for room in 1..=soak.rooms {
         sys.register_room(room).await;
     }
+    // Load a running system: every consumer in its group and the rooms registered everywhere.
+    sys.until_joined().await;
+    let rooms = soak.rooms as usize;
+    crate::eventually(
+        "every room is in the view",
+        Duration::from_secs(60),
+        || async {
+            let reply = sys.get("/roomStates?size=1").await;
+            (reply.json["page"]["totalElements"].as_u64() == Some(rooms as u64)).then_some(())
+        },
+    )
+    .await;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = CancellationToken::new();
     let started = Instant::now();
@@ -350,6 +372,7 @@ pub async fn run(sys: &mut System, soak: &Soak) -> Report {
         happenings: sys.supervisor().happenings(),
         max_lag: t.max_lag,
         max_lag_age: t.max_lag_age,
+        lag_by_service: t.lag_by_service.clone(),
         consumer_recoveries: t.consumer_recoveries,
         stalled_seen: t.stalled_seen.clone(),
         check_ok,
@@ -591,10 +614,14 @@ async fn watch(
             let kafka = &body["components"]["kafka"];
             let recoveries = kafka["recoveries"].as_u64().unwrap_or(0);
             let mut t = tally.lock().unwrap();
-            t.max_lag = t.max_lag.max(kafka["lag"].as_i64().unwrap_or(0));
-            t.max_lag_age = t
-                .max_lag_age
-                .max(kafka["lagSeconds"].as_f64().unwrap_or(0.0));
+            let (lag, age) = (
+                kafka["lag"].as_i64().unwrap_or(0),
+                kafka["lagSeconds"].as_f64().unwrap_or(0.0),
+            );
+            t.max_lag = t.max_lag.max(lag);
+            t.max_lag_age = t.max_lag_age.max(age);
+            let seen = t.lag_by_service.entry((*name).to_owned()).or_default();
+            *seen = (seen.0.max(lag), seen.1.max(age));
             if kafka["stalled"] == true {
                 *t.stalled_seen.entry((*name).to_owned()).or_default() += 1;
             }

@@ -71,6 +71,23 @@ pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // Write-ahead log, synced at checkpoints: a commit costs no fsync of its
+                    // own and readers do not block the writer. A committed transaction survives
+                    // the process being killed (the log is in the OS's hands); only a power cut
+                    // can lose the last ones before a checkpoint.
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .with_context(|| format!("cannot open database {}", redact(url)))?;

@@ -122,6 +122,14 @@ impl ClientContext for GroupContext {
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
+        let highs: Vec<(i32, i64)> = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.partition >= 0 && p.hi_offset >= 0 && p.fetch_state == "active")
+            .map(|p| (p.partition, p.hi_offset))
+            .collect();
+        self.status.hinted(&highs);
         let up = statistics.brokers.values().any(|b| b.state == "UP");
         if up != self.status.set_broker_up(up) {
             if up {

@@ -38,9 +38,13 @@ pub(super) async fn run(
     };
     let every = status.settings().sample_every;
     let mut partitions: Option<(std::time::Instant, Vec<i32>)> = None;
+    let mut first = true;
     loop {
+        // The first sample at once: a consumer that starts behind knows it from the start.
+        let wait = if first { Duration::ZERO } else { every };
+        first = false;
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.cancelled() => return,
         }
         let (client, topic) = (client.clone(), config.topic.clone());

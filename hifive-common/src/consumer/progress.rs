@@ -16,6 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Events handled this recently tell how late the consumer is.
+const RECENT: Duration = Duration::from_secs(2);
+
 /// One partition as the tracker sees it.
 #[derive(Debug, Clone)]
 pub struct PartitionProgress {
@@ -32,6 +35,8 @@ pub struct PartitionProgress {
     pub last_progress: Instant,
     /// Produce time (ms since the epoch) of the last event handled.
     pub last_event_ms: Option<i64>,
+    /// When the last event was handled, and how old it was then (its delivery delay).
+    pub last_handled: Option<(Instant, Duration)>,
 }
 
 impl PartitionProgress {
@@ -44,6 +49,7 @@ impl PartitionProgress {
             high: None,
             last_progress: now,
             last_event_ms: None,
+            last_handled: None,
         }
     }
 
@@ -81,8 +87,9 @@ pub struct Evaluation {
     pub lag_known: bool,
     /// Events behind, summed over the partitions that count.
     pub lag: i64,
-    /// How old the events are that this member is behind on: the age of the last event it
-    /// handled on a partition that still has lag (zero when caught up).
+    /// How late this member is: the age of the last event it handled on a partition that still
+    /// has lag (it grows while nothing is handled), and the delay of the events it handled in
+    /// the last moments (how old they were when it got to them). Zero when caught up and idle.
     pub lag_age: Duration,
     /// The longest a partition that counts has had lag without progress.
     pub idle_with_lag: Duration,
@@ -139,15 +146,20 @@ impl Tracker {
         }
     }
 
-    /// This member handled the event at `offset` of `partition`, produced at `timestamp_ms`.
+    /// This member handled the event at `offset` of `partition`, produced at `timestamp_ms`
+    /// (`now_ms` is the wall clock now).
     pub fn handled(
         &mut self,
         partition: i32,
         offset: i64,
         timestamp_ms: Option<i64>,
         now: Instant,
+        now_ms: i64,
     ) {
         let p = self.entry(partition, now);
+        if let Some(ts) = timestamp_ms {
+            p.last_handled = Some((now, Duration::from_millis((now_ms - ts).max(0) as u64)));
+        }
         let advanced = p.handled.is_none_or(|h| offset + 1 > h);
         if advanced {
             p.handled = Some(offset + 1);
@@ -187,6 +199,16 @@ impl Tracker {
         self.sampled_at = Some(now);
     }
 
+    /// The consumer's own fetcher saw `high` as the high watermark of `partition` (librdkafka
+    /// statistics, every second): fresher than the monitor's samples for the partitions this
+    /// member fetches, so that the lag age follows the load closely. Only ever raises it.
+    pub fn hinted(&mut self, partition: i32, high: i64, now: Instant) {
+        let p = self.entry(partition, now);
+        if p.high.is_none_or(|h| high > h) {
+            p.high = Some(high);
+        }
+    }
+
     /// Whether a position moved forward after `since`.
     pub fn advanced_since(&self, since: Instant) -> bool {
         self.advanced_at.is_some_and(|at| at > since)
@@ -216,6 +238,11 @@ impl Tracker {
         let mut lag_age = Duration::ZERO;
         let mut idle_with_lag = Duration::ZERO;
         for p in self.counted() {
+            if let Some((at, delay)) = p.last_handled
+                && now.saturating_duration_since(at) <= RECENT
+            {
+                lag_age = lag_age.max(delay);
+            }
             let behind = p.lag().unwrap_or(0);
             if behind == 0 {
                 continue;
@@ -233,7 +260,7 @@ impl Tracker {
             return Evaluation {
                 lag_known,
                 lag,
-                lag_age: Duration::ZERO,
+                lag_age,
                 idle_with_lag: Duration::ZERO,
                 stalled: false,
                 caught_up: false,
@@ -291,7 +318,13 @@ mod tests {
         t.assigned(&[0], t0);
         for s in 1..=60 {
             // 100 events arrive per second; the member handles 90: lag grows, but it moves.
-            t.handled(0, s * 90, Some(1_000_000 - 2_000), at(t0, s as u64));
+            t.handled(
+                0,
+                s * 90,
+                Some(1_000_000 - 2_000),
+                at(t0, s as u64),
+                1_000_000,
+            );
             if s % 5 == 0 {
                 t.sampled(&[sample(0, s * 100, Some(s * 90))], at(t0, s as u64));
             }
@@ -308,7 +341,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Tracker::new();
         t.assigned(&[0, 1], t0);
-        t.handled(0, 9, None, at(t0, 1));
+        t.handled(0, 9, None, at(t0, 1), 0);
         for s in (2..=40).step_by(2) {
             t.sampled(&[sample(0, 500, Some(10)), sample(1, 0, None)], at(t0, s));
             let e = eval(&t, at(t0, s));
@@ -388,12 +421,29 @@ mod tests {
         t.assigned(&[0], t0);
         t.sampled(&[sample(0, 50, Some(20))], t0);
         assert_eq!(t.partitions()[&0].position(), Some(20));
-        t.handled(0, 29, None, t0);
+        t.handled(0, 29, None, t0, 0);
         assert_eq!(t.partitions()[&0].position(), Some(30));
         assert_eq!(t.partitions()[&0].lag(), Some(20));
         // An older duplicate does not move it back.
-        t.handled(0, 3, None, t0);
+        t.handled(0, 3, None, t0, 0);
         assert_eq!(t.partitions()[&0].position(), Some(30));
+    }
+
+    #[test]
+    fn events_handled_late_make_the_lag_age_even_without_a_fresh_watermark() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new();
+        t.assigned(&[0], t0);
+        // The watermark is old (the position already passed it), but the events being handled
+        // now were produced 4 s ago: the consumer is 4 s late.
+        t.sampled(&[sample(0, 10, Some(0))], t0);
+        t.handled(0, 50, Some(96_000), at(t0, 1), 100_000);
+        let e = t.evaluate(at(t0, 1), 100_000, STALL, FRESH);
+        assert_eq!(e.lag, 0);
+        assert_eq!(e.lag_age, Duration::from_secs(4));
+        // Nothing handled for a while and no lag: not late any more.
+        let e = t.evaluate(at(t0, 5), 104_000, STALL, FRESH);
+        assert_eq!(e.lag_age, Duration::ZERO);
     }
 
     #[test]

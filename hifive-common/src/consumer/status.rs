@@ -209,7 +209,7 @@ impl ConsumerStatus {
     pub(crate) fn handled(&self, partition: i32, offset: i64, timestamp_ms: Option<i64>) {
         self.inner()
             .tracker
-            .handled(partition, offset, timestamp_ms, Instant::now());
+            .handled(partition, offset, timestamp_ms, Instant::now(), now_ms());
     }
 
     /// The consumer is retrying an event while the database is unavailable: it is waiting,
@@ -233,6 +233,15 @@ impl ConsumerStatus {
     /// A sample of the broker's watermarks and the group's committed offsets.
     pub(crate) fn sampled(&self, samples: &[Sample]) {
         self.inner().tracker.sampled(samples, Instant::now());
+    }
+
+    /// High watermarks the consumer's fetcher reported (see [`Tracker::hinted`]).
+    pub(crate) fn hinted(&self, highs: &[(i32, i64)]) {
+        let mut inner = self.inner();
+        let now = Instant::now();
+        for (partition, high) in highs {
+            inner.tracker.hinted(*partition, *high, now);
+        }
     }
 
     /// The lag and stall verdict now.
