@@ -33,7 +33,7 @@ pub struct SagaLimits {
 impl Default for SagaLimits {
     fn default() -> Self {
         Self {
-            max_lag: Duration::from_secs(5),
+            max_lag: Duration::from_secs(3),
             max_outbox: 2000,
             max_outbox_age: Duration::from_secs(10),
             retry_after_secs: 2,
@@ -204,7 +204,7 @@ mod tests {
         let e = admit(&SagaLimits::default(), &load(7500, 0, 0)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the saga is behind: events 7.5 s old are still being processed (limit 5.0 s)"
+            "the saga is behind: events 7.5 s old are still being processed (limit 3.0 s)"
         );
     }
 }
