@@ -25,6 +25,7 @@ OPTIONAL = {
     "PAY_ADMIN_ENABLED": "overload simulation, off in production",
     "KAFKA_GROUP": "defaults to the service name",
     "KAFKA_GROUP_INSTANCE_ID": "Deployments use dynamic membership (real Kafka rebalances)",
+    "CONSUMER_ADMIN_ENABLED": "consumer fault injection for tests, off in production",
 }
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ENV_READ = re.compile(r'env_(?:or|parse|millis)\(\s*"([A-Z0-9_]+)"|env::var\(\s*"([A-Z0-9_]+)"')
@@ -93,6 +94,14 @@ def main(rendered, compose_file):
             check(got.get("path") == path, f"{service}: {probe} must GET {path}")
             check(got.get("path") in paths, f"{service}: {probe} path {got.get('path')} is not served")
             check(got.get("port") in ("http", 8080), f"{service}: {probe} on the wrong port")
+        # The kubelet SIGKILLs after terminationGracePeriodSeconds, counted from the preStop hook:
+        # the service's own bounded stop must fit in what is left.
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+        pause = float(pre_stop[-1]) if pre_stop[:1] == ["sleep"] else 0.0
+        stop_ms = float(config_keys and config["data"].get("SHUTDOWN_GRACE_MS", 6000) or 6000)
+        check(pause + stop_ms / 1000 + 2 <= grace,
+              f"{service}: preStop {pause}s + SHUTDOWN_GRACE_MS does not fit in terminationGracePeriodSeconds {grace}")
         res = c.get("resources", {})
         check("requests" in res and "limits" in res, f"{service}: needs resource requests and limits")
         env_names = {e["name"] for e in c.get("env", [])}
