@@ -110,6 +110,8 @@ pub fn consumer_config(config: &KafkaConfig) -> ClientConfig {
             "fetch.wait.max.ms",
             config.fetch_wait.as_millis().to_string(),
         )
+        // Reaching the end of a partition is reported: the consumer is caught up there.
+        .set("enable.partition.eof", "true")
         .set("fetch.max.bytes", "262144")
         .set("message.max.bytes", "262144")
         // Statistics every second tell whether a broker connection is up.

@@ -77,6 +77,7 @@ pub async fn probe(brokers: &str, timeout: Duration) -> Result<Duration, ProbeFa
     let mut consumer_config = hifive_common::kafka::consumer_config(&config);
     consumer_config
         .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
         .set("session.timeout.ms", "6000")
         .set("statistics.interval.ms", "0")
         .set("socket.timeout.ms", "5000")

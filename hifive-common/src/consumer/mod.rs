@@ -112,11 +112,13 @@ impl ClientContext for GroupContext {
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        if matches!(
-            error.rdkafka_error_code(),
-            Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
-        ) {
-            self.status.set_broker_up(false);
+        match error.rdkafka_error_code() {
+            Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) => {
+                self.status.set_broker_up(false);
+            }
+            // The end of a partition is news, not an error (it arrives as a message too).
+            Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) => return,
+            _ => {}
         }
         self.quiet.error(error, reason);
     }
@@ -274,6 +276,10 @@ impl<P: Policy> Handler<P> {
             };
             let message = match message {
                 Ok(m) => m,
+                Err(rdkafka::error::KafkaError::PartitionEOF(partition)) => {
+                    self.status.reached_end(partition);
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "consumer error");
                     tokio::select! {

@@ -173,6 +173,19 @@ impl Tracker {
         }
     }
 
+    /// The consumer reached the end of `partition`: whatever it handled there, it is not late
+    /// on it now, and the high watermark is at least its position.
+    pub fn reached_end(&mut self, partition: i32, now: Instant) {
+        let p = self.entry(partition, now);
+        p.last_handled = None;
+        p.last_progress = now;
+        if let Some(handled) = p.handled
+            && p.high.is_none_or(|h| h < handled)
+        {
+            p.high = Some(handled);
+        }
+    }
+
     /// A sample of watermarks and committed offsets from the broker.
     pub fn sampled(&mut self, samples: &[Sample], now: Instant) {
         let mut advanced = false;
@@ -444,6 +457,15 @@ mod tests {
         // Nothing handled for a while and no lag: not late any more.
         let e = t.evaluate(at(t0, 5), 104_000, STALL, FRESH);
         assert_eq!(e.lag_age, Duration::ZERO);
+        // Handled late, then read to the end of the partition: caught up at once.
+        t.handled(0, 60, Some(100_000), at(t0, 6), 106_000);
+        assert_eq!(
+            t.evaluate(at(t0, 6), 106_000, STALL, FRESH).lag_age,
+            Duration::from_secs(6)
+        );
+        t.reached_end(0, at(t0, 6));
+        let e = t.evaluate(at(t0, 6), 106_000, STALL, FRESH);
+        assert_eq!((e.lag, e.lag_age), (0, Duration::ZERO));
     }
 
     #[test]

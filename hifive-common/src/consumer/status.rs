@@ -212,6 +212,11 @@ impl ConsumerStatus {
             .handled(partition, offset, timestamp_ms, Instant::now(), now_ms());
     }
 
+    /// The consumer read everything there is on `partition` (it is caught up there).
+    pub(crate) fn reached_end(&self, partition: i32) {
+        self.inner().tracker.reached_end(partition, Instant::now());
+    }
+
     /// The consumer is retrying an event while the database is unavailable: it is waiting,
     /// not stalled (re-creating it would not help; readiness reports the database).
     pub(crate) fn waiting_for_database(&self, waiting: bool) {
@@ -305,10 +310,7 @@ impl ConsumerStatus {
             Stall::Recovering { since } | Stall::Failed { since }
                 if progressed(since) || waiting =>
             {
-                let stalled_for = inner
-                    .stalled_since
-                    .map(|s| now.saturating_duration_since(s).as_secs())
-                    .unwrap_or_default();
+                let stalled_for = stalled_secs(inner.stalled_since, now);
                 tracing::info!(
                     lag = e.lag,
                     stalled_seconds = stalled_for,
@@ -320,10 +322,7 @@ impl ConsumerStatus {
             }
             Stall::Recovering { since } => {
                 if now.saturating_duration_since(since) >= self.settings.stall_after {
-                    let stalled_for = inner
-                        .stalled_since
-                        .map(|s| now.saturating_duration_since(s).as_secs())
-                        .unwrap_or_default();
+                    let stalled_for = stalled_secs(inner.stalled_since, now);
                     tracing::error!(
                         lag = e.lag,
                         stalled_seconds = stalled_for,
@@ -385,6 +384,13 @@ impl ConsumerStatus {
             "partitions": partitions,
         })
     }
+}
+
+/// Whole seconds since a stall began (0 when none).
+fn stalled_secs(since: Option<Instant>, now: Instant) -> u64 {
+    since
+        .map(|s| now.saturating_duration_since(s).as_secs())
+        .unwrap_or_default()
 }
 
 fn round(secs: f64) -> f64 {
