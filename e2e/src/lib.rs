@@ -28,7 +28,7 @@ pub const SETTLE: Duration = Duration::from_secs(30);
 /// A port nothing listens on, below the kernel's ephemeral range (32768 and up on Linux), so
 /// that no outgoing connection of a client can take it between now and the moment the
 /// process that is given it binds it. Each test process walks its own stretch of the range.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     const LOW: u32 = 20_000;
     const SPAN: u32 = 12_000;
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);

@@ -215,6 +215,15 @@ impl Supervisor {
         if let Some(dir) = &spec.cwd {
             command.current_dir(dir);
         }
+        // If the supervisor itself is killed (SIGKILL, a crashed test), its children go with it
+        // instead of running on unsupervised.
+        // SAFETY: the closure runs in the forked child before exec and only makes one
+        // async-signal-safe system call (prctl).
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
         match &spec.output {
             Output::File(path) => {
                 let file = std::fs::OpenOptions::new()
@@ -240,6 +249,13 @@ impl Supervisor {
         }
         slot.pid = child.id();
         slot.wanted = true;
+        if slot
+            .last_event
+            .as_deref()
+            .is_some_and(|e| e.starts_with("stopped"))
+        {
+            slot.last_event = Some("started again".into());
+        }
         slot.generation += 1;
         slot.started_at = Instant::now();
         slot.failures = 0;
