@@ -36,6 +36,16 @@ pub enum Faults {
     },
 }
 
+/// Every process of the system: what random faults pick from.
+pub const EVERY_PROCESS: [&str; 6] = [
+    "conference",
+    "pay",
+    "room",
+    "customer-center",
+    "gateway",
+    "broker",
+];
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Soak {
@@ -193,7 +203,7 @@ impl std::fmt::Display for Report {
             .collect();
         let _ = writeln!(
             out,
-            "refusals      {}",
+            "not 201/204   {}",
             if refusals.is_empty() {
                 "none".into()
             } else {

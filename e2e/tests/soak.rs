@@ -102,14 +102,7 @@ async fn a_two_minute_soak_with_random_faults_ends_healed() {
             faults: Faults::Random {
                 every: (Duration::from_secs(6), Duration::from_secs(14)),
                 down: (Duration::from_millis(500), Duration::from_secs(5)),
-                targets: vec![
-                    "conference",
-                    "pay",
-                    "room",
-                    "customer-center",
-                    "gateway",
-                    "broker",
-                ],
+                targets: soak::EVERY_PROCESS.to_vec(),
             },
             follow_every: 10,
             settle: Duration::from_secs(240),

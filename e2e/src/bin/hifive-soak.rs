@@ -47,14 +47,7 @@ fn parse() -> Result<Soak, String> {
                 Duration::from_secs_f64(every * 1.5),
             ),
             down: (Duration::from_millis(500), Duration::from_secs(8)),
-            targets: vec![
-                "conference",
-                "pay",
-                "room",
-                "customer-center",
-                "gateway",
-                "broker",
-            ],
+            targets: soak::EVERY_PROCESS.to_vec(),
         };
     }
     Ok(soak)
