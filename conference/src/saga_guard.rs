@@ -176,7 +176,7 @@ mod tests {
         let limits = SagaLimits::default();
         assert_eq!(admit(&limits, &load(0, 0, 0)), Ok(()));
         assert_eq!(
-            admit(&limits, &load(5000, 2000, 10_000)),
+            admit(&limits, &load(3000, 2000, 10_000)),
             Ok(()),
             "bounds are inclusive"
         );
@@ -186,7 +186,7 @@ mod tests {
     fn refuses_when_any_bound_is_passed() {
         let limits = SagaLimits::default();
         assert_eq!(
-            admit(&limits, &load(5001, 0, 0)).unwrap_err().reason(),
+            admit(&limits, &load(3001, 0, 0)).unwrap_err().reason(),
             "lag"
         );
         assert_eq!(

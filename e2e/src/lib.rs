@@ -332,8 +332,11 @@ impl System {
                     url: format!("http://127.0.0.1:{port}/health/live"),
                 },
                 restart_on_exit: self.options.restart_on_exit,
-                stop_grace: Duration::from_secs(10),
-                escalate_to: self.options.supervise_broker.then(|| "broker".into()),
+                // A service bounds its own stop (SHUTDOWN_GRACE_MS, 6 s): an exit code after a
+                // stop means it ended by itself within 7 s.
+                stop_grace: Duration::from_secs(7),
+                escalate_to: (self.options.supervise_broker && name != "gateway")
+                    .then(|| "broker".into()),
             });
         }
         self.supervisor

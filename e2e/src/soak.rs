@@ -21,8 +21,9 @@ use crate::System;
 #[derive(Debug, Clone)]
 pub enum Faults {
     None,
-    /// Every `every` (random within the range), SIGKILL a random process of `targets`; it
-    /// stays down for a random time within `down`, then is started again.
+    /// Every `every` (random within the range), SIGKILL a process of `targets` (in rounds of a
+    /// random order, so that each is hit once a round); it stays down for a random time within
+    /// `down`, then is started again.
     Random {
         every: (Duration, Duration),
         down: (Duration, Duration),
@@ -403,6 +404,8 @@ async fn inject(sys: &mut System, soak: &Soak, tally: &Arc<Mutex<Tally>>, starte
             targets,
         } => {
             let mut random = Random::new(soak.seed ^ 0xFA17);
+            // Rounds in a random order: every target is hit once in each round.
+            let mut round: Vec<&'static str> = Vec::new();
             loop {
                 let wait = random.within(*every);
                 if wait >= left() {
@@ -410,7 +413,10 @@ async fn inject(sys: &mut System, soak: &Soak, tally: &Arc<Mutex<Tally>>, starte
                     return;
                 }
                 tokio::time::sleep(wait).await;
-                let target = targets[random.below(targets.len() as u64) as usize];
+                if round.is_empty() {
+                    round = targets.clone();
+                }
+                let target = round.swap_remove(random.below(round.len() as u64) as usize);
                 let down = random.within(*down).min(left());
                 fault(sys, tally, target, down, started).await;
             }

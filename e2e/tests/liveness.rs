@@ -57,7 +57,7 @@ async fn a_stalled_consumer_is_recreated_then_restarted_and_the_saga_completes()
     let sys = System::start_with_options(
         &[
             ("CONSUMER_ADMIN_ENABLED", "true"),
-            ("CONSUMER_STALL_AFTER_MS", "8000"),
+            ("CONSUMER_STALL_AFTER_MS", "15000"),
             ("CONSUMER_LAG_INTERVAL_MS", "300"),
         ],
         &[],
@@ -268,7 +268,7 @@ async fn every_service_stops_by_itself_with_a_stream_open_and_the_broker_down() 
             .into_iter()
             .find(|p| p.name == name)
             .expect("known process");
-        // The harness sends SIGTERM and would SIGKILL after 10 s: an exit code means the
+        // The harness sends SIGTERM and would SIGKILL after 7 s: an exit code means the
         // process ended by itself within the bound.
         assert_eq!(
             status.last_event.as_deref(),

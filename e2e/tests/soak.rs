@@ -14,7 +14,9 @@ use tokio::sync::Mutex;
 /// One heavy test at a time.
 static HEAVY: Mutex<()> = Mutex::const_new(());
 
-async fn soak_and_check(env: &[(&str, &str)], soak: Soak) {
+/// Runs `soak`; asserts the system healed and at least `faults` faults were injected, the
+/// broker among them when there were any.
+async fn soak_and_check(env: &[(&str, &str)], soak: Soak, faults: usize) {
     let _one_at_a_time = HEAVY.lock().await;
     let mut sys = System::start_with(env).await;
     let report = soak::run(&mut sys, &soak).await;
@@ -26,6 +28,13 @@ async fn soak_and_check(env: &[(&str, &str)], soak: Soak) {
         "followed bookings never finished: {:?}",
         report.unfinished
     );
+    assert!(report.faults.len() >= faults, "{report}");
+    if faults > 0 {
+        assert!(
+            report.faults.iter().any(|f| f.starts_with("broker@")),
+            "the broker was among the faults: {report}"
+        );
+    }
 }
 
 /// Reproduction 1: 400 rooms, 32 clients booking back to back (room numbers rotating over
@@ -46,6 +55,7 @@ async fn reproduction_1_a_burst_over_400_rooms_ends_with_every_booking_final() {
             settle: Duration::from_secs(240),
             seed: 1,
         },
+        0,
     )
     .await;
 }
@@ -81,6 +91,7 @@ async fn reproduction_2_killing_each_process_in_turn_under_load_ends_healed() {
             settle: Duration::from_secs(240),
             seed: 2,
         },
+        6,
     )
     .await;
 }
@@ -108,6 +119,7 @@ async fn a_two_minute_soak_with_random_faults_ends_healed() {
             settle: Duration::from_secs(240),
             seed: 3,
         },
+        6,
     )
     .await;
 }

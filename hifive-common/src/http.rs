@@ -451,7 +451,8 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
             "db".into(),
             json!({ "status": if ok { "UP" } else { "DOWN" } }),
         );
-        if let Some(outbox) = &readiness.outbox {
+        // Not worth asking the database again when it did not answer.
+        if let Some(outbox) = readiness.outbox.as_ref().filter(|_| ok) {
             let backlog = outbox.backlog(db).await;
             components.insert("outbox".into(), backlog.report());
         }

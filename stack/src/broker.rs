@@ -76,8 +76,16 @@ pub async fn prepare(port: u16, dir: &Path) -> anyhow::Result<()> {
     let db = dir.join("tansu.db");
     if !has_table(&db, "header").await? {
         // A new data dir: let Tansu create its schema, then stop it.
-        let mut first = tansu(port, dir)
-            .stdin(std::process::Stdio::null())
+        let mut command = tansu(port, dir);
+        command.stdin(std::process::Stdio::null());
+        // It must not outlive this process if it is killed meanwhile (it would hold the port).
+        // SAFETY: runs in the forked child before exec; one async-signal-safe call (prctl).
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let mut first = command
             .spawn()
             .context("cannot start tansu: run script/bootstrap to install it")?;
         let started = Instant::now();

@@ -22,7 +22,10 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use hifive_common::config::{env_or, env_parse};
+use hifive_common::{
+    CancellationToken,
+    config::{env_or, env_parse},
+};
 use hifive_stack::supervisor::{Check, Checks, Output, Spec, Supervisor};
 
 /// The services in start order, with their default ports.
@@ -68,6 +71,8 @@ fn say(message: &str) {
 }
 
 async fn up() -> anyhow::Result<i32> {
+    // Ctrl-C and SIGTERM are heard from the start, also while the system is starting.
+    let stop = stop_requested()?;
     let data_dir = PathBuf::from(env_or("DATA_DIR", "data"));
     std::fs::create_dir_all(&data_dir)?;
     let data_dir = data_dir.canonicalize()?;
@@ -98,9 +103,15 @@ async fn up() -> anyhow::Result<i32> {
         escalate_to: None,
     });
     supervisor.start("broker")?;
-    wait_for_port(kafka_port, Duration::from_secs(60))
-        .await
-        .context("the broker did not open its port; see its log above")?;
+    tokio::select! {
+        r = wait_for_port(kafka_port, Duration::from_secs(60)) => {
+            r.context("the broker did not open its port; see its log above")?
+        }
+        _ = stop.cancelled() => {
+            supervisor.shutdown(&["broker"]).await;
+            return Ok(130);
+        }
+    }
 
     let started = Instant::now();
     let common_env = vec![
@@ -186,6 +197,11 @@ async fn up() -> anyhow::Result<i32> {
                 supervisor.shutdown(&["broker"]).await;
                 return Ok(1);
             }
+            if stop.is_cancelled() {
+                say("stopping while starting...");
+                supervisor.shutdown(&["broker"]).await;
+                return Ok(130);
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -218,7 +234,7 @@ async fn up() -> anyhow::Result<i32> {
         data_dir.display()
     );
 
-    shutdown_signal().await;
+    stop.cancelled().await;
     say("stopping (services first, then the broker)...");
     let stopping = Instant::now();
     supervisor.shutdown(&["broker"]).await;
@@ -249,8 +265,10 @@ fn service_spec(
         },
         restart_on_exit: false,
         // Services bound their own stop (SHUTDOWN_GRACE_MS, 6 s by default).
-        stop_grace: Duration::from_secs(8),
-        escalate_to: Some("broker".into()),
+        stop_grace: Duration::from_secs(7),
+        // A service whose consumer stays stuck across its own restart is stuck in the broker;
+        // the gateway has no consumer.
+        escalate_to: (service != "gateway").then(|| "broker".into()),
     }
 }
 
@@ -316,11 +334,19 @@ async fn act(
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+/// A token cancelled at the first Ctrl-C or SIGTERM (the handlers are in place on return).
+fn stop_requested() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        cancel.cancel();
+    });
+    Ok(token)
 }

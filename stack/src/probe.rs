@@ -1,6 +1,6 @@
-//! A broker probe that exercises what the services need, not just an open port: it joins a
-//! consumer group, produces a record and waits for the acknowledgement, fetches that record
-//! back through the group, and commits the group's offset. A broker that accepts
+//! A broker probe that exercises what the services need, not just an open port: it is a
+//! member of a consumer group, produces a record and waits for the acknowledgement, fetches
+//! that record back through the group, and commits the group's offset. A broker that accepts
 //! connections but has wedged (its group storage panicked, produces fail, fetches return
 //! nothing) fails one of these steps.
 
@@ -56,77 +56,116 @@ fn fail(step: Step, reason: impl ToString) -> ProbeFailure {
     }
 }
 
-/// Probes the broker at `brokers`: every step must finish within `timeout` in all. Returns
-/// how long the probe took.
+/// Probes the broker at `brokers` once, with clients of its own.
 pub async fn probe(brokers: &str, timeout: Duration) -> Result<Duration, ProbeFailure> {
-    let started = Instant::now();
-    let deadline = started + timeout;
-    let left = || deadline.saturating_duration_since(Instant::now());
-    let config = KafkaConfig::local(brokers, PROBE_GROUP);
-    let base = || {
+    BrokerProbe::new(brokers).probe(timeout).await
+}
+
+/// A broker probe that keeps its clients between probes: one member of the probe group that
+/// stays joined (a rebalance after a broker restart is part of the next probe) and one
+/// producer. After a failed probe they are dropped, so the next probe joins the group anew.
+pub struct BrokerProbe {
+    brokers: String,
+    clients: tokio::sync::Mutex<Option<Clients>>,
+}
+
+struct Clients {
+    consumer: StreamConsumer,
+    producer: FutureProducer,
+}
+
+impl BrokerProbe {
+    pub fn new(brokers: &str) -> Self {
+        Self {
+            brokers: brokers.to_owned(),
+            clients: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn base(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", brokers)
+        c.set("bootstrap.servers", &self.brokers)
             .set("broker.address.family", "v4")
             .set("socket.timeout.ms", "5000")
             .set("log_level", "3");
         c
-    };
-
-    ensure_topic(base(), left()).await?;
-
-    let mut consumer_config = hifive_common::kafka::consumer_config(&config);
-    consumer_config
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set("session.timeout.ms", "6000")
-        .set("statistics.interval.ms", "0")
-        .set("socket.timeout.ms", "5000")
-        .set("log_level", "3");
-    let consumer: StreamConsumer = consumer_config.create().map_err(|e| fail(Step::Join, e))?;
-    let result = exchange(&consumer, base(), deadline).await;
-    // Leaving the group may hang on a wedged broker: never wait for it here.
-    std::thread::spawn(move || {
-        consumer.unsubscribe();
-        drop(consumer);
-    });
-    result.map(|()| started.elapsed())
-}
-
-/// Join, produce, fetch it back, commit.
-async fn exchange(
-    consumer: &StreamConsumer,
-    producer_config: ClientConfig,
-    deadline: Instant,
-) -> Result<(), ProbeFailure> {
-    let left = || deadline.saturating_duration_since(Instant::now());
-    consumer
-        .subscribe(&[PROBE_TOPIC])
-        .map_err(|e| fail(Step::Join, e))?;
-    // Polling drives the join; records from earlier probes may arrive meanwhile.
-    while consumer
-        .assignment()
-        .map(|a| a.count() == 0)
-        .unwrap_or(true)
-    {
-        if left().is_zero() {
-            return Err(fail(Step::Join, "no partition assigned in time"));
-        }
-        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await
-        {
-            return Err(fail(Step::Join, e));
-        }
     }
 
-    let producer: FutureProducer = producer_config
-        .clone()
-        .set("acks", "all")
-        .set("message.timeout.ms", "5000")
-        .create()
-        .map_err(|e| fail(Step::Produce, e))?;
+    /// Every step must finish within `timeout` in all. Returns how long the probe took.
+    pub async fn probe(&self, timeout: Duration) -> Result<Duration, ProbeFailure> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut clients = self.clients.lock().await;
+        if clients.is_none() {
+            *clients = Some(self.connect(deadline).await?);
+        }
+        let result = match clients.as_ref() {
+            Some(c) => exchange(c, deadline).await,
+            None => Err(fail(Step::Join, "no clients")),
+        };
+        if result.is_err()
+            && let Some(old) = clients.take()
+        {
+            // Leaving the group may hang on a wedged broker: never wait for it here.
+            std::thread::spawn(move || {
+                old.consumer.unsubscribe();
+                drop(old);
+            });
+        }
+        result.map(|()| started.elapsed())
+    }
+
+    /// Creates the topic if needed, joins the probe group (until a partition is assigned) and
+    /// makes the producer.
+    async fn connect(&self, deadline: Instant) -> Result<Clients, ProbeFailure> {
+        let left = || deadline.saturating_duration_since(Instant::now());
+        ensure_topic(self.base(), left()).await?;
+        let config = KafkaConfig::local(&self.brokers, PROBE_GROUP);
+        let mut consumer_config = hifive_common::kafka::consumer_config(&config);
+        consumer_config
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "3000")
+            .set("statistics.interval.ms", "0")
+            .set("socket.timeout.ms", "5000")
+            .set("log_level", "3");
+        let consumer: StreamConsumer = consumer_config.create().map_err(|e| fail(Step::Join, e))?;
+        consumer
+            .subscribe(&[PROBE_TOPIC])
+            .map_err(|e| fail(Step::Join, e))?;
+        // Polling drives the join; records of earlier probes may arrive meanwhile.
+        while consumer
+            .assignment()
+            .map(|a| a.count() == 0)
+            .unwrap_or(true)
+        {
+            if left().is_zero() {
+                return Err(fail(Step::Join, "no partition assigned in time"));
+            }
+            if let Ok(Err(e)) =
+                tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await
+            {
+                return Err(fail(Step::Join, e));
+            }
+        }
+        let producer: FutureProducer = self
+            .base()
+            .set("acks", "all")
+            .set("message.timeout.ms", "5000")
+            .create()
+            .map_err(|e| fail(Step::Produce, e))?;
+        Ok(Clients { consumer, producer })
+    }
+}
+
+/// Produce a record, fetch it back through the group, commit.
+async fn exchange(clients: &Clients, deadline: Instant) -> Result<(), ProbeFailure> {
+    let left = || deadline.saturating_duration_since(Instant::now());
     let token = uuid::Uuid::new_v4().to_string();
     let sent = tokio::time::timeout(
         left(),
-        producer.send(
+        clients.producer.send(
             FutureRecord::<str, str>::to(PROBE_TOPIC).payload(&token),
             left(),
         ),
@@ -134,14 +173,14 @@ async fn exchange(
     .await
     .map_err(|_| fail(Step::Produce, "no acknowledgement in time"))?;
     sent.map_err(|(e, _)| fail(Step::Produce, e))?;
-
     loop {
-        let message = tokio::time::timeout(left(), consumer.recv())
+        let message = tokio::time::timeout(left(), clients.consumer.recv())
             .await
             .map_err(|_| fail(Step::Fetch, "the record produced did not come back in time"))?
             .map_err(|e| fail(Step::Fetch, e))?;
         if message.payload() == Some(token.as_bytes()) {
-            consumer
+            clients
+                .consumer
                 .commit_message(&message, CommitMode::Sync)
                 .map_err(|e| fail(Step::Commit, e))?;
             return Ok(());

@@ -144,6 +144,8 @@ struct State {
 #[derive(Clone)]
 pub struct Supervisor {
     state: Arc<Mutex<State>>,
+    /// One probe per broker address, kept between checks.
+    probes: Arc<Mutex<BTreeMap<String, Arc<crate::probe::BrokerProbe>>>>,
     checks: Checks,
     say: Arc<dyn Fn(&str) + Send + Sync>,
 }
@@ -153,6 +155,7 @@ impl Supervisor {
     pub fn new(checks: Checks, say: impl Fn(&str) + Send + Sync + 'static) -> Self {
         let supervisor = Self {
             state: Arc::default(),
+            probes: Arc::default(),
             checks,
             say: Arc::new(say),
         };
@@ -317,6 +320,9 @@ impl Supervisor {
         tokio::spawn(async move {
             // A moment, so that a process that cannot start does not spin.
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if !this.wanted(&name) {
+                return; // the user stopped it meanwhile
+            }
             this.note_restart(&name, reason);
             if let Err(e) = this.start(&name) {
                 this.say(&format!("cannot start {name} again: {e}"));
@@ -338,21 +344,31 @@ impl Supervisor {
 
     /// Stops `name`: SIGTERM, then SIGKILL after its grace. It stays stopped.
     pub async fn stop(&self, name: &str) -> anyhow::Result<()> {
-        let (pid, grace, exited) = {
+        let exited = {
+            let state = self.state();
+            state
+                .slots
+                .get(name)
+                .map(|slot| slot.exited.clone())
+                .ok_or_else(|| anyhow::anyhow!("no process {name}"))?
+        };
+        // Listen for the exit before looking at the pid, under the lock the exit is recorded
+        // with: an exit cannot slip in between.
+        let ended = exited.notified();
+        tokio::pin!(ended);
+        let (pid, grace) = {
             let mut state = self.state();
+            ended.as_mut().enable();
             let slot = state
                 .slots
                 .get_mut(name)
                 .ok_or_else(|| anyhow::anyhow!("no process {name}"))?;
             slot.wanted = false;
-            (slot.pid, slot.spec.stop_grace, slot.exited.clone())
+            (slot.pid, slot.spec.stop_grace)
         };
         let Some(pid) = pid else {
             return Ok(());
         };
-        let ended = exited.notified();
-        tokio::pin!(ended);
-        ended.as_mut().enable();
         signal(pid, Signal::SIGTERM);
         if tokio::time::timeout(grace, &mut ended).await.is_err() && self.pid(name).is_some() {
             self.say(&format!(
@@ -388,6 +404,10 @@ impl Supervisor {
         self.stop(name).await?;
         self.note_restart(name, reason.to_owned());
         self.start(name)
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        self.state().slots.get(name).is_some_and(|s| s.wanted)
     }
 
     pub fn pid(&self, name: &str) -> Option<u32> {
@@ -503,10 +523,20 @@ impl Supervisor {
                     Err(e) => Err(format!("liveness did not answer: {e}")),
                 }
             }
-            Check::Broker { brokers } => crate::probe::probe(brokers, self.checks.timeout * 2)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Check::Broker { brokers } => {
+                let probe = self
+                    .probes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(brokers.clone())
+                    .or_insert_with(|| Arc::new(crate::probe::BrokerProbe::new(brokers)))
+                    .clone();
+                probe
+                    .probe(self.checks.timeout * 2)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -530,6 +560,9 @@ impl Supervisor {
             (slot.failures, escalate)
         };
         let reason = verdict.err().unwrap_or_default();
+        if !self.wanted(name) {
+            return; // stopped meanwhile
+        }
         if failures < self.checks.failures {
             self.say(&format!(
                 "{name}: check failed ({failures}/{}): {reason}",

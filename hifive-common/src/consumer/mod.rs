@@ -239,8 +239,22 @@ impl<P: Policy> Handler<P> {
 
     /// Consumes until shutdown, re-creating the consumer whenever the monitor asks.
     async fn consume(&self, producer: &mut Producer, recreate: &Notify) -> anyhow::Result<()> {
+        let mut failures = 0u32;
         loop {
-            let consumer = self.subscribe()?;
+            let consumer = match self.subscribe() {
+                Ok(c) => c,
+                Err(e) => {
+                    // Not fatal: the monitor goes on, and a consumer that never comes back is
+                    // a stall (liveness fails).
+                    failures += 1;
+                    tracing::error!(error = %e, attempt = failures, "cannot create the consumer; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(crate::backoff(failures)) => continue,
+                        _ = self.shutdown.cancelled() => return Ok(()),
+                    }
+                }
+            };
+            failures = 0;
             let exit = self.read(&consumer, producer, recreate).await;
             self.status.left();
             close(consumer).await;

@@ -10,6 +10,10 @@
 //! Which partitions count: those assigned to this member; with none assigned (not joined, or
 //! an idle member), every partition of the topic, so that a member that sits idle while the
 //! group's work is stuck is stalled too (a rejoin may give it that work).
+//!
+//! Time in which nothing could be known is not stalled time: the clocks start again when the
+//! broker can be asked again after an outage, and when this member's partitions are revoked
+//! (a rebalance is under way).
 
 use std::{
     collections::BTreeMap,
@@ -31,8 +35,12 @@ pub struct PartitionProgress {
     pub low: Option<i64>,
     pub high: Option<i64>,
     /// When the position last moved forward, or the partition was last seen caught up, or
-    /// it was assigned.
+    /// the clock was started again (assignment, revocation, the end of an outage).
     pub last_progress: Instant,
+    /// When the position last moved forward (real progress, unlike a clock started again).
+    pub advanced_at: Option<Instant>,
+    /// When this partition was last seen caught up (no lag).
+    pub caught_up_at: Option<Instant>,
     /// Produce time (ms since the epoch) of the last event handled.
     pub last_event_ms: Option<i64>,
     /// When the last event was handled, and how old it was then (its delivery delay).
@@ -48,6 +56,8 @@ impl PartitionProgress {
             low: None,
             high: None,
             last_progress: now,
+            advanced_at: None,
+            caught_up_at: None,
             last_event_ms: None,
             last_handled: None,
         }
@@ -68,6 +78,31 @@ impl PartitionProgress {
         let high = self.high?;
         Some((high - self.position().unwrap_or(0)).max(0))
     }
+
+    fn advanced(&mut self, now: Instant) {
+        self.last_progress = now;
+        self.advanced_at = Some(now);
+    }
+
+    fn caught_up(&mut self, now: Instant) {
+        self.last_progress = now;
+        self.caught_up_at = Some(now);
+    }
+
+    /// How late this member is on a partition with lag: the age of the last event it handled
+    /// there (or how long it has been idle with lag), but no more than the time since it was
+    /// last caught up there (nothing waiting can be older than that).
+    fn behind_for(&self, now: Instant, now_ms: i64) -> Duration {
+        let idle = now.saturating_duration_since(self.last_progress);
+        let age = match self.last_event_ms {
+            Some(ms) => Duration::from_millis((now_ms - ms).max(0) as u64),
+            None => idle,
+        };
+        match self.caught_up_at {
+            Some(at) => age.min(now.saturating_duration_since(at)),
+            None => age,
+        }
+    }
 }
 
 /// A watermark and commit sample from the broker for one partition.
@@ -87,13 +122,16 @@ pub struct Evaluation {
     pub lag_known: bool,
     /// Events behind, summed over the partitions that count.
     pub lag: i64,
-    /// How late this member is: the age of the last event it handled on a partition that still
-    /// has lag (it grows while nothing is handled), and the delay of the events it handled in
-    /// the last moments (how old they were when it got to them). Zero when caught up and idle.
+    /// How late this member is: how old the events are that wait on a partition with lag (see
+    /// [`PartitionProgress`]), and the delay of the events it handled in the last moments (how
+    /// old they were when it got to them). Zero when caught up and idle.
     pub lag_age: Duration,
     /// The longest a partition that counts has had lag without progress.
     pub idle_with_lag: Duration,
-    /// `idle_with_lag` reached `stall_after`.
+    /// The partitions whose lag has not moved for `stall_after` (empty when the lag is not
+    /// known).
+    pub stalled_partitions: Vec<i32>,
+    /// Some partition is stalled.
     pub stalled: bool,
     /// The lag is known and zero.
     pub caught_up: bool,
@@ -104,8 +142,6 @@ pub struct Evaluation {
 pub struct Tracker {
     partitions: BTreeMap<i32, PartitionProgress>,
     sampled_at: Option<Instant>,
-    /// When a position last moved forward (real progress, unlike a clock reset on assignment).
-    advanced_at: Option<Instant>,
 }
 
 impl Tracker {
@@ -113,7 +149,6 @@ impl Tracker {
         Self {
             partitions: BTreeMap::new(),
             sampled_at: None,
-            advanced_at: None,
         }
     }
 
@@ -136,13 +171,14 @@ impl Tracker {
         }
     }
 
-    /// This member lost its partitions (revoked, or the consumer is being re-created).
+    /// This member lost its partitions (a rebalance, or the consumer is being re-created).
+    /// Until it is assigned again every partition counts, and every clock starts again: a
+    /// partition of a member that died has had no progress since it died, which is the
+    /// rebalance's to fix, not a stall of this member.
     pub fn revoked(&mut self, now: Instant) {
         for p in self.partitions.values_mut() {
-            if p.assigned {
-                p.assigned = false;
-                p.last_progress = now;
-            }
+            p.assigned = false;
+            p.last_progress = now;
         }
     }
 
@@ -159,57 +195,12 @@ impl Tracker {
         let p = self.entry(partition, now);
         if let Some(ts) = timestamp_ms {
             p.last_handled = Some((now, Duration::from_millis((now_ms - ts).max(0) as u64)));
+            p.last_event_ms = Some(ts);
         }
-        let advanced = p.handled.is_none_or(|h| offset + 1 > h);
-        if advanced {
+        if p.handled.is_none_or(|h| offset + 1 > h) {
             p.handled = Some(offset + 1);
-            p.last_progress = now;
+            p.advanced(now);
         }
-        if timestamp_ms.is_some() {
-            p.last_event_ms = timestamp_ms;
-        }
-        if advanced {
-            self.advanced_at = Some(now);
-        }
-    }
-
-    /// The consumer reached the end of `partition`: whatever it handled there, it is not late
-    /// on it now, and the high watermark is at least its position.
-    pub fn reached_end(&mut self, partition: i32, now: Instant) {
-        let p = self.entry(partition, now);
-        p.last_handled = None;
-        p.last_progress = now;
-        if let Some(handled) = p.handled
-            && p.high.is_none_or(|h| h < handled)
-        {
-            p.high = Some(handled);
-        }
-    }
-
-    /// A sample of watermarks and committed offsets from the broker.
-    pub fn sampled(&mut self, samples: &[Sample], now: Instant) {
-        let mut advanced = false;
-        for s in samples {
-            let p = self.entry(s.partition, now);
-            let before = p.position();
-            p.low = Some(s.low);
-            p.high = Some(s.high);
-            if s.committed.is_some() {
-                p.committed = s.committed;
-            }
-            let moved = match (before, p.position()) {
-                (Some(b), Some(a)) => a > b,
-                _ => false,
-            };
-            if moved || p.lag() == Some(0) {
-                p.last_progress = now;
-            }
-            advanced |= moved;
-        }
-        if advanced {
-            self.advanced_at = Some(now);
-        }
-        self.sampled_at = Some(now);
     }
 
     /// The consumer's own fetcher saw `high` as the high watermark of `partition` (librdkafka
@@ -222,17 +213,63 @@ impl Tracker {
         }
     }
 
-    /// Whether a position moved forward after `since`.
-    pub fn advanced_since(&self, since: Instant) -> bool {
-        self.advanced_at.is_some_and(|at| at > since)
+    /// The consumer reached the end of `partition`: whatever it handled there, it is not late
+    /// on it now, and the high watermark is at least its position.
+    pub fn reached_end(&mut self, partition: i32, now: Instant) {
+        let p = self.entry(partition, now);
+        p.last_handled = None;
+        p.caught_up(now);
+        if let Some(handled) = p.handled
+            && p.high.is_none_or(|h| h < handled)
+        {
+            p.high = Some(handled);
+        }
     }
 
-    /// The partitions that count (see the module docs).
-    fn counted(&self) -> impl Iterator<Item = &PartitionProgress> {
-        let any_assigned = self.partitions.values().any(|p| p.assigned);
-        self.partitions
-            .values()
-            .filter(move |p| p.assigned || !any_assigned)
+    /// A sample of watermarks and committed offsets from the broker. When the previous one is
+    /// older than `fresh_for` (the broker could not be asked), every clock starts again.
+    pub fn sampled(&mut self, samples: &[Sample], now: Instant, fresh_for: Duration) {
+        let after_outage = self
+            .sampled_at
+            .is_some_and(|at| now.saturating_duration_since(at) > fresh_for);
+        if after_outage {
+            for p in self.partitions.values_mut() {
+                p.last_progress = now;
+            }
+        }
+        for s in samples {
+            let p = self.entry(s.partition, now);
+            let before = p.position();
+            p.low = Some(s.low);
+            p.high = Some(p.high.unwrap_or(s.high).max(s.high));
+            if s.committed.is_some() {
+                p.committed = s.committed;
+            }
+            if let (Some(b), Some(a)) = (before, p.position())
+                && a > b
+            {
+                p.advanced(now);
+            }
+            if p.lag() == Some(0) {
+                p.caught_up(now);
+            }
+        }
+        self.sampled_at = Some(now);
+    }
+
+    /// Whether a partition counts (see the module docs).
+    fn counts(&self, p: &PartitionProgress) -> bool {
+        p.assigned || !self.partitions.values().any(|p| p.assigned)
+    }
+
+    /// Whether every one of `partitions` moved on since `since`: advanced, caught up, or no
+    /// longer this member's to read.
+    pub fn progressed_since(&self, partitions: &[i32], since: Instant) -> bool {
+        partitions.iter().all(|n| {
+            self.partitions.get(n).is_none_or(|p| {
+                !self.counts(p) || p.advanced_at.is_some_and(|at| at > since) || p.lag() == Some(0)
+            })
+        })
     }
 
     /// The verdict now. A sample older than `fresh_for` makes the lag unknown (the broker
@@ -250,7 +287,11 @@ impl Tracker {
         let mut lag = 0;
         let mut lag_age = Duration::ZERO;
         let mut idle_with_lag = Duration::ZERO;
-        for p in self.counted() {
+        let mut stalled_partitions = Vec::new();
+        for (n, p) in &self.partitions {
+            if !self.counts(p) {
+                continue;
+            }
             if let Some((at, delay)) = p.last_handled
                 && now.saturating_duration_since(at) <= RECENT
             {
@@ -263,29 +304,25 @@ impl Tracker {
             lag += behind;
             let idle = now.saturating_duration_since(p.last_progress);
             idle_with_lag = idle_with_lag.max(idle);
-            let age = match p.last_event_ms {
-                Some(ms) => Duration::from_millis((now_ms - ms).max(0) as u64),
-                None => idle,
-            };
-            lag_age = lag_age.max(age);
+            if idle >= stall_after {
+                stalled_partitions.push(*n);
+            }
+            if lag_known {
+                lag_age = lag_age.max(p.behind_for(now, now_ms));
+            }
         }
         if !lag_known {
-            return Evaluation {
-                lag_known,
-                lag,
-                lag_age,
-                idle_with_lag: Duration::ZERO,
-                stalled: false,
-                caught_up: false,
-            };
+            stalled_partitions.clear();
+            idle_with_lag = Duration::ZERO;
         }
         Evaluation {
             lag_known,
             lag,
             lag_age,
             idle_with_lag,
-            stalled: idle_with_lag >= stall_after,
-            caught_up: lag == 0,
+            stalled: !stalled_partitions.is_empty(),
+            stalled_partitions,
+            caught_up: lag_known && lag == 0,
         }
     }
 
@@ -320,6 +357,10 @@ mod tests {
         t0 + Duration::from_secs(secs)
     }
 
+    fn sampled(t: &mut Tracker, samples: &[Sample], now: Instant) {
+        t.sampled(samples, now, FRESH);
+    }
+
     fn eval(t: &Tracker, now: Instant) -> Evaluation {
         t.evaluate(now, 1_000_000, STALL, FRESH)
     }
@@ -339,7 +380,11 @@ mod tests {
                 1_000_000,
             );
             if s % 5 == 0 {
-                t.sampled(&[sample(0, s * 100, Some(s * 90))], at(t0, s as u64));
+                sampled(
+                    &mut t,
+                    &[sample(0, s * 100, Some(s * 90))],
+                    at(t0, s as u64),
+                );
             }
         }
         let e = eval(&t, at(t0, 60));
@@ -356,7 +401,11 @@ mod tests {
         t.assigned(&[0, 1], t0);
         t.handled(0, 9, None, at(t0, 1), 0);
         for s in (2..=40).step_by(2) {
-            t.sampled(&[sample(0, 500, Some(10)), sample(1, 0, None)], at(t0, s));
+            sampled(
+                &mut t,
+                &[sample(0, 500, Some(10)), sample(1, 0, None)],
+                at(t0, s),
+            );
             let e = eval(&t, at(t0, s));
             assert_eq!(e.lag, 490);
             assert_eq!(e.stalled, s >= 31, "at {s}s: {e:?}");
@@ -370,10 +419,10 @@ mod tests {
         t.assigned(&[0], t0);
         // Quiet for a long time, caught up at every sample.
         for s in (0..=100).step_by(5) {
-            t.sampled(&[sample(0, 10, Some(10))], at(t0, s));
+            sampled(&mut t, &[sample(0, 10, Some(10))], at(t0, s));
         }
         // Then events arrive and are not handled yet.
-        t.sampled(&[sample(0, 20, Some(10))], at(t0, 105));
+        sampled(&mut t, &[sample(0, 20, Some(10))], at(t0, 105));
         let e = eval(&t, at(t0, 105));
         assert_eq!(e.lag, 10);
         assert!(!e.stalled, "{e:?}");
@@ -386,7 +435,8 @@ mod tests {
         let mut t = Tracker::new();
         // Never assigned anything; the group's committed offsets do not move.
         for s in (0..=40).step_by(2) {
-            t.sampled(
+            sampled(
+                &mut t,
                 &[sample(0, 100, Some(40)), sample(1, 7, Some(7))],
                 at(t0, s),
             );
@@ -395,7 +445,7 @@ mod tests {
         assert_eq!(e.lag, 60);
         assert!(e.stalled);
         // Another member commits: progress.
-        t.sampled(&[sample(0, 100, Some(41))], at(t0, 42));
+        sampled(&mut t, &[sample(0, 100, Some(41))], at(t0, 42));
         assert!(!eval(&t, at(t0, 42)).stalled);
     }
 
@@ -405,7 +455,8 @@ mod tests {
         let mut t = Tracker::new();
         t.assigned(&[1], t0);
         for s in (0..=40).step_by(2) {
-            t.sampled(
+            sampled(
+                &mut t,
                 &[sample(0, 100, Some(40)), sample(1, 5, Some(5))],
                 at(t0, s),
             );
@@ -420,7 +471,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Tracker::new();
         t.assigned(&[0], t0);
-        t.sampled(&[sample(0, 100, Some(0))], t0);
+        sampled(&mut t, &[sample(0, 100, Some(0))], t0);
         // The broker cannot be asked any more (down): no verdict on old numbers.
         let e = eval(&t, at(t0, 60));
         assert!(!e.lag_known);
@@ -432,7 +483,7 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Tracker::new();
         t.assigned(&[0], t0);
-        t.sampled(&[sample(0, 50, Some(20))], t0);
+        sampled(&mut t, &[sample(0, 50, Some(20))], t0);
         assert_eq!(t.partitions()[&0].position(), Some(20));
         t.handled(0, 29, None, t0, 0);
         assert_eq!(t.partitions()[&0].position(), Some(30));
@@ -449,7 +500,7 @@ mod tests {
         t.assigned(&[0], t0);
         // The watermark is old (the position already passed it), but the events being handled
         // now were produced 4 s ago: the consumer is 4 s late.
-        t.sampled(&[sample(0, 10, Some(0))], t0);
+        sampled(&mut t, &[sample(0, 10, Some(0))], t0);
         t.handled(0, 50, Some(96_000), at(t0, 1), 100_000);
         let e = t.evaluate(at(t0, 1), 100_000, STALL, FRESH);
         assert_eq!(e.lag, 0);
@@ -469,13 +520,98 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_partition_that_gets_an_event_is_not_late_by_its_idle_time() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new();
+        t.assigned(&[0], t0);
+        // An event handled long ago, then caught up and quiet for ten minutes.
+        t.handled(0, 9, Some(0), t0, 0);
+        t.reached_end(0, at(t0, 1));
+        sampled(&mut t, &[sample(0, 10, Some(10))], at(t0, 600));
+        // A new event arrives: the consumer is a moment behind, not ten minutes.
+        t.hinted(0, 11, at(t0, 601));
+        let e = t.evaluate(at(t0, 601), 601_000, STALL, FRESH);
+        assert_eq!(e.lag, 1);
+        assert_eq!(e.lag_age, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_stall_ends_only_when_the_stalled_partition_moves() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new();
+        t.assigned(&[0, 1], t0);
+        for s in (0..=40).step_by(5) {
+            sampled(
+                &mut t,
+                &[
+                    sample(0, 100, Some(10)),
+                    sample(1, 100 + s as i64, Some(s as i64)),
+                ],
+                at(t0, s),
+            );
+            t.handled(1, s as i64, None, at(t0, s), 0);
+        }
+        let e = eval(&t, at(t0, 40));
+        assert_eq!(e.stalled_partitions, vec![0], "{e:?}");
+        let since = at(t0, 40);
+        // Partition 1 keeps moving: that does not end partition 0's stall.
+        t.handled(1, 41, None, at(t0, 41), 0);
+        assert!(!t.progressed_since(&e.stalled_partitions, since));
+        t.handled(0, 10, None, at(t0, 42), 0);
+        assert!(t.progressed_since(&e.stalled_partitions, since));
+    }
+
+    #[test]
+    fn an_outage_is_not_stalled_time() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new();
+        t.assigned(&[0], t0);
+        sampled(&mut t, &[sample(0, 100, Some(10))], at(t0, 1));
+        // The broker could not be asked for a minute; then it answers, the lag unchanged.
+        sampled(&mut t, &[sample(0, 100, Some(10))], at(t0, 61));
+        let e = eval(&t, at(t0, 61));
+        assert!(!e.stalled, "{e:?}");
+        for s in (66..=91).step_by(5) {
+            sampled(&mut t, &[sample(0, 100, Some(10))], at(t0, s));
+        }
+        assert!(
+            eval(&t, at(t0, 91)).stalled,
+            "a stall after the outage still counts"
+        );
+    }
+
+    #[test]
+    fn a_revocation_starts_every_clock_again() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new();
+        t.assigned(&[1], t0);
+        // Partition 0 belongs to a member that died: no progress on it for long.
+        for s in (0..=40).step_by(5) {
+            sampled(
+                &mut t,
+                &[sample(0, 100, Some(10)), sample(1, 5, Some(5))],
+                at(t0, s),
+            );
+        }
+        // The group rebalances: between revocation and assignment every partition counts,
+        // and none of them has stalled on this member.
+        t.revoked(at(t0, 40));
+        sampled(
+            &mut t,
+            &[sample(0, 100, Some(10)), sample(1, 5, Some(5))],
+            at(t0, 45),
+        );
+        assert!(!eval(&t, at(t0, 45)).stalled);
+    }
+
+    #[test]
     fn a_new_assignment_gets_a_fresh_clock() {
         let t0 = Instant::now();
         let mut t = Tracker::new();
         t.assigned(&[0], t0);
-        t.sampled(&[sample(0, 100, Some(0))], at(t0, 29));
+        sampled(&mut t, &[sample(0, 100, Some(0))], at(t0, 29));
         t.assigned(&[0], at(t0, 29));
-        t.sampled(&[sample(0, 100, Some(0))], at(t0, 31));
+        sampled(&mut t, &[sample(0, 100, Some(0))], at(t0, 31));
         assert!(!eval(&t, at(t0, 31)).stalled);
     }
 }

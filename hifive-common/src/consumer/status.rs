@@ -19,14 +19,21 @@ use serde_json::{Value, json};
 use super::progress::{Evaluation, Sample, Tracker};
 
 /// Where a consumer stands with respect to stalls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Stall {
     /// Not stalled.
     Healthy,
-    /// Stalled; the consumer was re-created at `since` and is given `stall_after` to move.
-    Recovering { since: Instant },
+    /// `partitions` stalled; the consumer was re-created at `since` and is given
+    /// `stall_after` to move them.
+    Recovering {
+        since: Instant,
+        partitions: Vec<i32>,
+    },
     /// Still stalled after being re-created: liveness fails.
-    Failed { since: Instant },
+    Failed {
+        since: Instant,
+        partitions: Vec<i32>,
+    },
 }
 
 /// What the monitor should do after an evaluation.
@@ -48,7 +55,7 @@ pub struct StallSettings {
 
 impl StallSettings {
     /// A sample older than this is not trusted (the broker could not be asked since).
-    fn fresh_for(&self) -> Duration {
+    pub(crate) fn fresh_for(&self) -> Duration {
         self.sample_every * 3 + Duration::from_secs(5)
     }
 }
@@ -237,7 +244,10 @@ impl ConsumerStatus {
 
     /// A sample of the broker's watermarks and the group's committed offsets.
     pub(crate) fn sampled(&self, samples: &[Sample]) {
-        self.inner().tracker.sampled(samples, Instant::now());
+        let fresh_for = self.settings.fresh_for();
+        self.inner()
+            .tracker
+            .sampled(samples, Instant::now(), fresh_for);
     }
 
     /// High watermarks the consumer's fetcher reported (see [`Tracker::hinted`]).
@@ -290,25 +300,29 @@ impl ConsumerStatus {
         let stalled = e.stalled && !waiting;
         let lag_secs = e.lag_age.as_secs_f64();
         let idle_secs = e.idle_with_lag.as_secs();
-        // Only real progress ends a stall: a position that moved, or no lag at all (not the
-        // fresh clock a re-created consumer's partitions get).
-        let progressed = |since: Instant| e.caught_up || inner.tracker.advanced_since(since);
-        match inner.stall {
+        // Only real progress on the partitions that stalled ends a stall: they moved, caught
+        // up, or are no longer this member's (not the fresh clock a re-created consumer gets).
+        let stall = inner.stall.clone();
+        match stall {
             Stall::Healthy if !stalled => Action::None,
             Stall::Healthy => {
                 tracing::warn!(
                     lag = e.lag,
                     lag_seconds = lag_secs,
                     stalled_seconds = idle_secs,
+                    partitions = ?e.stalled_partitions,
                     "consumer stalled: it has lag and made no progress; re-creating it (leave and rejoin the group)"
                 );
-                inner.stall = Stall::Recovering { since: now };
+                inner.stall = Stall::Recovering {
+                    since: now,
+                    partitions: e.stalled_partitions.clone(),
+                };
                 inner.stalled_since = Some(now - e.idle_with_lag);
                 self.recoveries.fetch_add(1, Ordering::Relaxed);
                 Action::Recreate
             }
-            Stall::Recovering { since } | Stall::Failed { since }
-                if progressed(since) || waiting =>
+            Stall::Recovering { since, partitions } | Stall::Failed { since, partitions }
+                if waiting || inner.tracker.progressed_since(&partitions, since) =>
             {
                 let stalled_for = stalled_secs(inner.stalled_since, now);
                 tracing::info!(
@@ -320,15 +334,22 @@ impl ConsumerStatus {
                 inner.stalled_since = None;
                 Action::None
             }
-            Stall::Recovering { since } => {
-                if now.saturating_duration_since(since) >= self.settings.stall_after {
+            Stall::Recovering { since, partitions } => {
+                // Only on fresh numbers: a broker that cannot be asked is not this consumer's
+                // failure (the broker is supervised on its own).
+                if e.lag_known && now.saturating_duration_since(since) >= self.settings.stall_after
+                {
                     let stalled_for = stalled_secs(inner.stalled_since, now);
                     tracing::error!(
                         lag = e.lag,
                         stalled_seconds = stalled_for,
+                        partitions = ?partitions,
                         "consumer still stalled after it was re-created: failing liveness so that it is restarted"
                     );
-                    inner.stall = Stall::Failed { since: now };
+                    inner.stall = Stall::Failed {
+                        since: now,
+                        partitions,
+                    };
                 }
                 Action::None
             }
@@ -401,6 +422,11 @@ fn round(secs: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The stall time of these tests, and a sleep that certainly passes it (time passing is
+    /// what they test; the margins keep a busy machine from mattering).
+    const STALL: Duration = Duration::from_millis(300);
+    const PAST_STALL: Duration = Duration::from_millis(350);
+
     fn stalled_status(stall_after: Duration) -> ConsumerStatus {
         let status = ConsumerStatus::new(StallSettings {
             stall_after,
@@ -422,10 +448,10 @@ mod tests {
 
     #[test]
     fn a_stall_is_healed_first_by_recreating_then_by_failing_liveness() {
-        let status = stalled_status(Duration::from_millis(40));
+        let status = stalled_status(STALL);
         behind(&status);
         assert_eq!(status.tick(), Action::None, "not stalled yet");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(PAST_STALL);
         behind(&status);
         assert_eq!(status.tick(), Action::Recreate);
         assert!(status.stalled() && status.live());
@@ -439,7 +465,7 @@ mod tests {
             status.live() && status.stalled(),
             "a re-created consumer's fresh clock is not progress"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(PAST_STALL);
         behind(&status);
         assert_eq!(status.tick(), Action::None);
         assert!(!status.live(), "{}", status.report());
@@ -452,11 +478,49 @@ mod tests {
     }
 
     #[test]
+    fn a_partition_that_stays_stuck_fails_liveness_even_while_another_moves() {
+        let status = stalled_status(STALL);
+        status.assigned(&[0, 1]);
+        let both = |moving: i64| {
+            status.sampled(&[
+                Sample {
+                    partition: 0,
+                    low: 0,
+                    high: 100,
+                    committed: Some(10),
+                },
+                Sample {
+                    partition: 1,
+                    low: 0,
+                    high: 1000,
+                    committed: Some(moving),
+                },
+            ]);
+        };
+        both(1);
+        std::thread::sleep(PAST_STALL);
+        both(2);
+        assert_eq!(status.tick(), Action::Recreate);
+        status.left();
+        status.assigned(&[0, 1]);
+        both(3);
+        assert_eq!(status.tick(), Action::None);
+        assert!(
+            status.stalled(),
+            "partition 1 moving does not end partition 0's stall"
+        );
+        std::thread::sleep(PAST_STALL);
+        both(4);
+        status.tick();
+        assert!(!status.live());
+    }
+
+    #[test]
     fn waiting_for_the_database_is_not_a_stall() {
-        let status = stalled_status(Duration::from_millis(20));
+        let status = stalled_status(STALL);
         status.waiting_for_database(true);
         behind(&status);
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(PAST_STALL);
         behind(&status);
         assert_eq!(status.tick(), Action::None);
         assert_eq!(status.report()["status"], "WAITING_FOR_DATABASE");
