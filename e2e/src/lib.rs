@@ -211,6 +211,9 @@ impl System {
         for (_, key, _) in system.replicas.clone() {
             system.wait_ready(key).await;
         }
+        // A running system: every consumer in its group (Tansu takes ~6 s to let a static
+        // member in) and caught up.
+        system.until_joined().await;
         system
     }
 
@@ -437,6 +440,8 @@ impl System {
             let left = deadline.saturating_duration_since(Instant::now());
             let message = match tokio::time::timeout(left, consumer.recv()).await {
                 Ok(Ok(m)) => m,
+                // The end of a partition for now; more may come.
+                Ok(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => continue,
                 Ok(Err(e)) => panic!("reading {topic}: {e}"),
                 Err(_) => panic!(
                     "timed out reading {topic}; read {} records: {records:#?}",
@@ -537,7 +542,9 @@ impl System {
         .await;
     }
 
-    /// Waits until the consumer of every event-driven service has joined its group.
+    /// Waits until the consumer of every event-driven service has joined its group and caught
+    /// up (a consumer that just joined reads what was published meanwhile, and conference
+    /// refuses bookings for the moment it is late).
     pub async fn until_joined(&self) {
         for name in ["conference", "pay", "room", "customer-center"] {
             let url = format!("{}/health/ready", self.url_of(name));
@@ -549,7 +556,8 @@ impl System {
                     let (http, url) = (http.clone(), url.clone());
                     async move {
                         let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
-                        (body["components"]["kafka"]["joined"] == true).then_some(())
+                        let kafka = &body["components"]["kafka"];
+                        (kafka["joined"] == true && kafka["status"] == "UP").then_some(())
                     }
                 },
             )

@@ -126,7 +126,9 @@ async fn conference_refuses_bookings_while_the_saga_is_behind_and_admits_again_a
     .await;
     sys.register_room(1).await;
     sys.register_room(2).await;
-    // Conference stops reading its events (it is not re-created: the stall time is long).
+    // Conference, in its group, stops reading its events (it is not re-created: the stall
+    // time is long).
+    sys.until_joined().await;
     wedge(&sys, "conference", "always").await;
     let (mut accepted, refused) = book_until_refused(&sys, 2).await;
     assert_eq!(refused.json["error"], "saga_busy", "{}", refused.text);

@@ -122,9 +122,10 @@ pub struct Evaluation {
     pub lag_known: bool,
     /// Events behind, summed over the partitions that count.
     pub lag: i64,
-    /// How late this member is: how old the events are that wait on a partition with lag (see
-    /// [`PartitionProgress`]), and the delay of the events it handled in the last moments (how
-    /// old they were when it got to them). Zero when caught up and idle.
+    /// How late this member is: how old the events are that wait on a partition it reads and
+    /// that has lag (see [`PartitionProgress`]), and the delay of the events it handled in the
+    /// last moments (how old they were when it got to them). Zero when caught up and idle, and
+    /// while it reads no partition (joining its group).
     pub lag_age: Duration,
     /// The longest a partition that counts has had lag without progress.
     pub idle_with_lag: Duration,
@@ -307,7 +308,10 @@ impl Tracker {
             if idle >= stall_after {
                 stalled_partitions.push(*n);
             }
-            if lag_known {
+            // Lateness counts the partitions this member reads: while it has none (joining its
+            // group, a rebalance) it is not known, and a member that stays without any while
+            // the group has lag is a stall instead.
+            if lag_known && p.assigned {
                 lag_age = lag_age.max(p.behind_for(now, now_ms));
             }
         }
