@@ -285,13 +285,14 @@ pub fn summary(s: &Snapshot) -> String {
 }
 
 impl Snapshot {
-    /// Reads every collection (all pages) through the gateway at `base`.
-    pub async fn fetch(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
+    /// Reads every collection (all pages) through the gateway at `base`, as a room manager
+    /// (`token`: a bearer token with the `manager` role, who sees every booking and payment).
+    pub async fn fetch(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            bookings: all(http, base, "/conferences", "conferences").await?,
-            payments: all(http, base, "/pays", "pays").await?,
-            rooms: all(http, base, "/rooms", "rooms").await?,
-            room_states: all(http, base, "/roomStates", "roomStates").await?,
+            bookings: all(http, base, token, "/conferences", "conferences").await?,
+            payments: all(http, base, token, "/pays", "pays").await?,
+            rooms: all(http, base, token, "/rooms", "rooms").await?,
+            room_states: all(http, base, token, "/roomStates", "roomStates").await?,
         })
     }
 }
@@ -299,6 +300,7 @@ impl Snapshot {
 async fn all<T: for<'de> Deserialize<'de>>(
     http: &reqwest::Client,
     base: &str,
+    token: &str,
     path: &str,
     rel: &str,
 ) -> anyhow::Result<Vec<T>> {
@@ -307,7 +309,7 @@ async fn all<T: for<'de> Deserialize<'de>>(
     let mut page = 0;
     loop {
         let url = format!("{base}{path}?page={page}&size=1000");
-        let response = http.get(&url).send().await?;
+        let response = http.get(&url).bearer_auth(token).send().await?;
         let status = response.status();
         let body: Value = response.json().await?;
         anyhow::ensure!(status.is_success(), "GET {url} answered {status}: {body}");

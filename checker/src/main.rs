@@ -1,4 +1,4 @@
-//! `hifive-check [--gateway URL] [--accepted FILE] [--wait SECONDS]`
+//! `hifive-check [--gateway URL] [--token TOKEN] [--accepted FILE] [--wait SECONDS]`
 //!
 //! Exit status: 0 when every invariant holds, 1 when any is broken, 2 when the system could
 //! not be read or the arguments are wrong.
@@ -10,16 +10,19 @@ use std::{
 
 use checker::{Snapshot, check, summary};
 
-const USAGE: &str = "usage: hifive-check [--gateway URL] [--accepted FILE] [--wait SECONDS]
+const USAGE: &str =
+    "usage: hifive-check [--gateway URL] [--token TOKEN] [--accepted FILE] [--wait SECONDS]
 
 Checks SPEC.md's invariants against a running HiFive, through its gateway.
   --gateway URL     the gateway (default $HIFIVE_GATEWAY or http://127.0.0.1:8088)
+  --token TOKEN     a manager's bearer token (default $HIFIVE_TOKEN; locally: script/token manager)
   --accepted FILE   conference ids that got a 201, one per line: each must exist (invariant 6)
   --wait SECONDS    re-check until every invariant holds or SECONDS pass (let the system go quiet)
 Exit status: 0 all hold, 1 violations (each printed with the ids involved), 2 cannot check.";
 
 struct Args {
     gateway: String,
+    token: String,
     accepted: Vec<i64>,
     wait: Duration,
 }
@@ -27,6 +30,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         gateway: std::env::var("HIFIVE_GATEWAY").unwrap_or_else(|_| "http://127.0.0.1:8088".into()),
+        token: std::env::var("HIFIVE_TOKEN").unwrap_or_default(),
         accepted: Vec::new(),
         wait: Duration::ZERO,
     };
@@ -35,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--gateway" => args.gateway = value()?,
+            "--token" => args.token = value()?,
             "--accepted" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path)
@@ -84,7 +89,7 @@ async fn main() -> ExitCode {
     };
     let deadline = Instant::now() + args.wait;
     loop {
-        let snapshot = Snapshot::fetch(&http, &args.gateway).await;
+        let snapshot = Snapshot::fetch(&http, &args.gateway, &args.token).await;
         let outcome = snapshot.map(|s| {
             let violations = check(&s, &args.accepted);
             (s, violations)

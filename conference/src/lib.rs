@@ -12,15 +12,16 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
     routing::get,
 };
 use hifive_common::{
-    AppError, BaseUrl, CancellationToken, CommonConfig, Db, DbConn, EventContext, JsonObject,
-    Outbox, PageParams, Policy, PolicyError, RequestId, Server,
+    AppError, BaseUrl, Caller, CancellationToken, CommonConfig, Db, DbConn, EventContext,
+    JsonObject, Outbox, PageParams, Policy, PolicyError, RequestId, Role, Server,
     config::{env_millis, env_or, env_parse},
     http::path_id,
+    idempotency::{self, IdempotencyKey, Prior, Stored},
 };
 use shared_events::{Envelope, Event};
 
@@ -53,8 +54,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
+        let common = CommonConfig::from_env("conference", 8081)?;
+        common.auth.ensure_users()?;
+        common.auth.ensure_service_secret()?;
         Ok(Self {
-            common: CommonConfig::from_env("conference", 8081)?,
+            common,
             pay_url: env_or("PAY_URL", "http://127.0.0.1:8082"),
             pay_guard: guard_config()?,
             retry_after_secs: env_parse("PAY_RETRY_AFTER_SECS", 5)?,
@@ -101,6 +105,8 @@ struct AppState {
     pay: GuardedPay,
     saga: SagaGuard,
     retry_after_secs: u64,
+    /// A request holding an `Idempotency-Key` this long ago was cut short.
+    stuck_after: Duration,
 }
 
 /// The conference service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
@@ -112,7 +118,11 @@ impl App {
         let pay_timeout = config.pay_guard.timeout;
         // Built once: every request shares the breaker and the bulkhead.
         let pay = GuardedPay::new(
-            PayClient::new(&config.pay_url, pay_timeout + Duration::from_secs(1))?,
+            PayClient::new(
+                &config.pay_url,
+                pay_timeout + Duration::from_secs(1),
+                config.common.auth.service_secret.clone(),
+            )?,
             config.pay_guard.clone(),
         )?;
         let report = pay.clone();
@@ -131,7 +141,9 @@ impl App {
             pay,
             saga,
             retry_after_secs: config.retry_after_secs,
+            stuck_after: config.stuck_after.max(pay_timeout * 2),
         };
+        wiring.keep_idempotency_keys(config.common.idempotency_ttl);
         let (db, outbox) = (wiring.db.clone(), wiring.outbox.clone());
         let mut server = wiring.serve(
             Router::new()
@@ -195,42 +207,92 @@ impl AppState {
     }
 }
 
-fn created(base: &BaseUrl, booking: &store::Booking) -> Response {
+/// The `201` answer for a booking (also what an `Idempotency-Key` replays).
+fn created(base: &BaseUrl, booking: &store::Booking) -> Stored {
     let path = format!("/conferences/{}", booking.conference_id);
-    let location = format!("{}{path}", base.0);
-    let body = base.with_self_link(booking.to_json(), &path);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response()
+    Stored {
+        status: StatusCode::CREATED.as_u16(),
+        body: base.with_self_link(booking.to_json(), &path).to_string(),
+        location: Some(format!("{}{path}", base.0)),
+    }
 }
 
-/// `POST /conferences`: create the booking, pay for it synchronously, answer 201 `PAID`.
+impl AppState {
+    /// The answer to a request whose `Idempotency-Key` an earlier request holds. One that
+    /// was cut short (the service stopped before answering) is answered from its booking.
+    async fn answer_prior(&self, prior: Prior, base: &BaseUrl) -> Result<Response, AppError> {
+        if let Prior::InFlight { resource, since } = &prior
+            && since.as_str() < hifive_common::db::ago(self.stuck_after).as_str()
+            && let Some(id) = resource
+                .strip_prefix("conference:")
+                .and_then(|id| id.parse::<i64>().ok())
+        {
+            let mut conn = self.db.acquire().await?;
+            if let Some(booking) = store::find(&mut conn, id).await?
+                && booking.status != domain::Status::Created
+            {
+                drop(conn);
+                let answer = created(base, &booking);
+                store::complete_key(&self.db, id, &answer).await?;
+                return Ok(Prior::Done(answer).answer());
+            }
+        }
+        Ok(prior.answer())
+    }
+}
+
+/// `POST /conferences` (customers): create the booking, pay for it synchronously, answer
+/// 201 `PAID`. With an `Idempotency-Key`, a retry replays the first answer.
 async fn apply(
     State(app): State<AppState>,
     RequestId(request_id): RequestId,
     base: BaseUrl,
+    caller: Caller,
+    key: IdempotencyKey,
     body: JsonObject,
 ) -> Result<Response, AppError> {
+    caller.require(Role::Customer)?;
     let room_number = body.id("roomNumber")?;
+    let attempt = key.attempt(
+        &caller.subject,
+        "POST /conferences",
+        &serde_json::Value::Object(body.0),
+    );
+    if let Some(attempt) = &attempt
+        && let Some(prior) = idempotency::lookup(&app.db, attempt).await?
+    {
+        return app.answer_prior(prior, &base).await;
+    }
     // Refused at once (nothing stored) while the saga is behind, the breaker open or the
     // bulkhead full.
     app.saga.admit().await.map_err(|e| app.saga_busy(&e))?;
     let admission = app.pay.admit().map_err(|e| app.busy(&e))?;
-    let id = store::create(&app.db, room_number, &request_id).await?;
+    let id = match store::create(
+        &app.db,
+        room_number,
+        &caller.subject,
+        &request_id,
+        attempt.as_ref(),
+    )
+    .await?
+    {
+        Ok(id) => id,
+        Err(prior) => return app.answer_prior(prior, &base).await,
+    };
     tracing::Span::current().record("conference_id", id);
     tracing::info!(conference_id = id, room_number, "booking created; paying");
     let request = PayRequest {
         conference_id: id,
         room_number,
+        customer: caller.subject.clone(),
         request_id: request_id.clone(),
     };
+    let render = |booking: &store::Booking| created(&base, booking);
     match admission.pay(request).await {
         Ok(pay_id) => {
             let booking =
-                store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id).await?;
+                store::record_payment(&app.db, &app.outbox, id, pay_id, &request_id, render)
+                    .await?;
             if let OnPaid::Ended = domain::on_paid(booking.status) {
                 // Cancelled (or swept as stuck) while pay was answering: its ApplyCanceled
                 // makes pay refund this payment.
@@ -248,12 +310,21 @@ async fn apply(
                 status = booking.status.as_str(),
                 "booking paid"
             );
-            Ok(created(&base, &booking))
+            Ok(render(&booking).response(false))
         }
         Err(PayCallError::Pay(e)) => {
             let refund = e.may_have_charged();
-            match store::record_pay_failure(&app.db, &app.outbox, id, refund, &request_id).await? {
-                Some(booking) => Ok(created(&base, &booking)),
+            match store::record_pay_failure(
+                &app.db,
+                &app.outbox,
+                id,
+                refund,
+                &request_id,
+                Some(&render),
+            )
+            .await?
+            {
+                Some(booking) => Ok(render(&booking).response(false)),
                 None => {
                     tracing::warn!(conference_id = id, error = %e, refund, "payment failed; booking FAILED");
                     Err(AppError::unavailable(
@@ -275,12 +346,15 @@ async fn apply(
     }
 }
 
+/// `GET /conferences`: a manager sees every booking, a customer their own.
 async fn list(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     page: PageParams,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let (bookings, total) = store::list(&app.db, page.size, page.offset()).await?;
+    let scope = caller.scope()?;
+    let (bookings, total) = store::list(&app.db, scope, page.size, page.offset()).await?;
     let items = bookings
         .iter()
         .map(|b| base.with_self_link(b.to_json(), &format!("/conferences/{}", b.conference_id)))
@@ -294,15 +368,19 @@ async fn list(
     )))
 }
 
+/// `GET /conferences/{id}`: another customer's booking is `404`, as if it did not exist.
 async fn read(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let scope = caller.scope()?;
     let id = path_id(&raw, "conference id")?;
     let mut conn = app.db.acquire().await?;
     let booking = store::find(&mut conn, id)
         .await?
+        .filter(|b| scope.sees(b.customer.as_deref()))
         .ok_or_else(|| AppError::not_found(format!("conference {id} does not exist")))?;
     Ok(Json(base.with_self_link(
         booking.to_json(),
@@ -310,15 +388,18 @@ async fn read(
     )))
 }
 
-/// `DELETE /conferences/{id}`: 204; the booking stays readable as `CANCELED`.
+/// `DELETE /conferences/{id}` (the customer who booked): 204; the booking stays readable as
+/// `CANCELED`.
 async fn cancel(
     State(app): State<AppState>,
     RequestId(request_id): RequestId,
+    caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    caller.require(Role::Customer)?;
     let id = path_id(&raw, "conference id")?;
     tracing::Span::current().record("conference_id", id);
-    store::cancel(&app.db, &app.outbox, id, &request_id).await?;
+    store::cancel(&app.db, &app.outbox, id, &caller.subject, &request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

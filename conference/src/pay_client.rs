@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use hifive_common::http::REQUEST_ID;
+use hifive_common::{auth::ChargeGrant, http::REQUEST_ID};
 use serde_json::json;
+
+use crate::pay_guard::PayRequest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PayError {
@@ -28,10 +30,13 @@ impl PayError {
 pub struct PayClient {
     http: reqwest::Client,
     url: String,
+    /// `SERVICE_TOKEN_SECRET`: each call carries a grant for its one booking, signed with it
+    /// (none with `AUTH_MODE=off` and no secret).
+    secret: Option<String>,
 }
 
 impl PayClient {
-    pub fn new(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, timeout: Duration, secret: Option<String>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(2)))
@@ -40,34 +45,37 @@ impl PayClient {
         Ok(Self {
             http,
             url: format!("{}/pays/room_applied", base_url.trim_end_matches('/')),
+            secret,
         })
     }
 
-    /// Charges booking `conference_id`; returns the payment id. Pay is idempotent per booking.
-    pub async fn pay(
-        &self,
-        conference_id: i64,
-        room_number: i64,
-        request_id: &str,
-    ) -> Result<i64, PayError> {
-        let response = self
+    /// Charges the booking; returns the payment id. Pay is idempotent per booking.
+    pub async fn pay(&self, request: &PayRequest) -> Result<i64, PayError> {
+        let mut call = self
             .http
             .post(&self.url)
-            .header(REQUEST_ID, request_id)
+            .header(REQUEST_ID, &request.request_id)
             .json(&json!({
-                "conferenceId": conference_id,
-                "roomNumber": room_number,
+                "conferenceId": request.conference_id,
+                "roomNumber": request.room_number,
                 "conferenceStatus": shared_events::conference_status::CREATED,
-            }))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    PayError::Unreachable(e.to_string())
-                } else {
-                    PayError::Unconfirmed(e.to_string())
-                }
-            })?;
+                "customer": request.customer,
+            }));
+        if let Some(secret) = &self.secret {
+            let grant = ChargeGrant {
+                conference_id: request.conference_id,
+                room_number: request.room_number,
+                customer: request.customer.clone(),
+            };
+            call = call.bearer_auth(grant.sign(secret));
+        }
+        let response = call.send().await.map_err(|e| {
+            if e.is_connect() {
+                PayError::Unreachable(e.to_string())
+            } else {
+                PayError::Unconfirmed(e.to_string())
+            }
+        })?;
         let status = response.status();
         if status.is_client_error() {
             let body = response.text().await.unwrap_or_default();

@@ -66,6 +66,8 @@ impl Default for GuardConfig {
 pub struct PayRequest {
     pub conference_id: i64,
     pub room_number: i64,
+    /// Who books (the token's `sub`): the payment is theirs.
+    pub customer: String,
     pub request_id: String,
 }
 
@@ -165,11 +167,7 @@ impl GuardedPay {
         Self::around(
             tower::service_fn(move |r: PayRequest| {
                 let client = client.clone();
-                async move {
-                    client
-                        .pay(r.conference_id, r.room_number, &r.request_id)
-                        .await
-                }
+                async move { client.pay(&r).await }
             }),
             config,
         )

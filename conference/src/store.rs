@@ -2,8 +2,9 @@
 //! written in one transaction (the outbox).
 
 use hifive_common::{
-    AppError, DbConn, Outbox,
+    AppError, DbConn, Outbox, Scope,
     db::{LockScope, lock, now},
+    idempotency::{self, Attempt, Prior, Render, Stored},
 };
 use serde_json::{Value, json};
 use shared_events::{Applied, ApplyCanceled, Envelope, Event, conference_status};
@@ -17,6 +18,13 @@ pub struct Booking {
     pub status: Status,
     pub pay_id: Option<i64>,
     pub room_number: i64,
+    /// Who booked (`sub`); none for bookings made before owners were recorded.
+    pub customer: Option<String>,
+}
+
+/// The key of a booking's `Idempotency-Key` record.
+pub fn resource(id: i64) -> String {
+    format!("conference:{id}")
 }
 
 impl Booking {
@@ -28,6 +36,7 @@ impl Booking {
                 .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {raw}").into()))?,
             pay_id: row.try_get("pay_id")?,
             room_number: row.try_get("room_number")?,
+            customer: row.try_get("customer")?,
         })
     }
 
@@ -38,6 +47,7 @@ impl Booking {
             "status": self.status.as_str(),
             "payId": self.pay_id,
             "roomNumber": self.room_number,
+            "customer": self.customer,
         })
     }
 
@@ -51,21 +61,39 @@ impl Booking {
     }
 }
 
-const COLUMNS: &str = "conference_id, status, pay_id, room_number";
+const COLUMNS: &str = "conference_id, status, pay_id, room_number, customer";
 
-pub async fn create(db: &AnyPool, room_number: i64, request_id: &str) -> Result<i64, sqlx::Error> {
+/// A new `CREATED` booking of `customer`; with an `Idempotency-Key`, the key is taken in the
+/// same transaction (`Err(prior)`, and nothing is created, when it is taken already).
+pub async fn create(
+    db: &AnyPool,
+    room_number: i64,
+    customer: &str,
+    request_id: &str,
+    attempt: Option<&Attempt>,
+) -> Result<Result<i64, Prior>, sqlx::Error> {
     let at = now();
+    let mut tx = db.begin().await?;
     let row = sqlx::query(
-        "INSERT INTO conference (status, room_number, request_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4) RETURNING conference_id",
+        "INSERT INTO conference (status, room_number, customer, request_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING conference_id",
     )
     .bind(Status::Created.as_str())
     .bind(room_number)
+    .bind(customer)
     .bind(request_id)
     .bind(at)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
-    row.try_get("conference_id")
+    let id: i64 = row.try_get("conference_id")?;
+    if let Some(attempt) = attempt
+        && let Some(prior) = idempotency::claim(&mut tx, attempt, &resource(id)).await?
+    {
+        tx.rollback().await?;
+        return Ok(Err(prior));
+    }
+    tx.commit().await?;
+    Ok(Ok(id))
 }
 
 pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Booking>, sqlx::Error> {
@@ -78,22 +106,29 @@ pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Booking>, sqlx::E
     row.as_ref().map(Booking::from_row).transpose()
 }
 
+/// A page of the bookings `scope` may see.
 pub async fn list(
     db: &AnyPool,
+    scope: Scope<'_>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Booking>, i64), sqlx::Error> {
+    // `$1 IS NULL`: a manager's scope has no owner and sees every booking.
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM conference ORDER BY conference_id LIMIT $1 OFFSET $2"
+        "SELECT {COLUMNS} FROM conference WHERE ($1 IS NULL OR customer = $1)
+         ORDER BY conference_id LIMIT $2 OFFSET $3"
     ))
+    .bind(scope.owner())
     .bind(limit)
     .bind(offset)
     .fetch_all(db)
     .await?;
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM conference")
-        .fetch_one(db)
-        .await?
-        .try_get("n")?;
+    let total: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM conference WHERE ($1 IS NULL OR customer = $1)")
+            .bind(scope.owner())
+            .fetch_one(db)
+            .await?
+            .try_get("n")?;
     Ok((
         rows.iter()
             .map(Booking::from_row)
@@ -125,18 +160,22 @@ fn missing(id: i64) -> AppError {
     AppError::not_found(format!("conference {id} does not exist"))
 }
 
-/// Pay confirmed payment `pay_id`: `CREATED → PAID` and `Applied`, unless events got here first.
+/// Pay confirmed payment `pay_id`: `CREATED → PAID` and `Applied`, unless events got here
+/// first. The answer `render`ed for the booking is stored for its `Idempotency-Key`, if any,
+/// in the same transaction.
 pub async fn record_payment(
     db: &AnyPool,
     outbox: &Outbox,
     id: i64,
     pay_id: i64,
     request_id: &str,
+    render: impl Fn(&Booking) -> Stored,
 ) -> Result<Booking, AppError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, LockScope::Conference, id).await?;
     let mut booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
-    match domain::on_paid(booking.status) {
+    let decision = domain::on_paid(booking.status);
+    match decision {
         OnPaid::MarkPaid => {
             set_status(&mut tx, id, Status::Paid, Some(pay_id)).await?;
             booking.status = Status::Paid;
@@ -160,18 +199,24 @@ pub async fn record_payment(
             booking.pay_id = booking.pay_id.or(Some(pay_id));
         }
     }
+    match decision {
+        OnPaid::Ended => idempotency::release(&mut tx, &resource(id)).await?,
+        _ => idempotency::complete(&mut tx, &resource(id), &render(&booking)).await?,
+    }
     tx.commit().await?;
     outbox.wake();
     Ok(booking)
 }
 
-/// The pay call failed. Returns the booking if the saga proceeded anyway (pay did charge).
+/// The pay call failed. Returns the booking if the saga proceeded anyway (pay did charge);
+/// otherwise the booking's `Idempotency-Key` is freed for a retry.
 pub async fn record_pay_failure(
     db: &AnyPool,
     outbox: &Outbox,
     id: i64,
     may_have_charged: bool,
     request_id: &str,
+    render: Option<Render<'_, Booking>>,
 ) -> Result<Option<Booking>, AppError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, LockScope::Conference, id).await?;
@@ -189,21 +234,33 @@ pub async fn record_pay_failure(
         OnPayFailure::Proceeded => Some(booking),
         OnPayFailure::Ended => None,
     };
+    match (&outcome, render) {
+        (None, _) => idempotency::release(&mut tx, &resource(id)).await?,
+        (Some(booking), Some(render)) => {
+            idempotency::complete(&mut tx, &resource(id), &render(booking)).await?
+        }
+        // The sweeper: the answer is rendered when the key is used again.
+        (Some(_), None) => {}
+    }
     tx.commit().await?;
     outbox.wake();
     Ok(outcome)
 }
 
-/// `DELETE /conferences/{id}`.
+/// `DELETE /conferences/{id}` by `customer`: another customer's booking is missing to them.
 pub async fn cancel(
     db: &AnyPool,
     outbox: &Outbox,
     id: i64,
+    customer: &str,
     request_id: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, LockScope::Conference, id).await?;
-    let booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
+    let booking = find(&mut tx, id)
+        .await?
+        .filter(|b| b.customer.as_deref() == Some(customer))
+        .ok_or_else(|| missing(id))?;
     match domain::on_cancel(booking.status) {
         OnCancel::Cancel => {
             set_status(&mut tx, id, Status::Canceled, None).await?;
@@ -283,6 +340,7 @@ pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<V
             id,
             true,
             request_id.as_deref().unwrap_or_default(),
+            None,
         )
         .await?;
         ended.push(id);
@@ -293,10 +351,20 @@ pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<V
 /// Removes a booking that never reached pay (the pay guard refused it at once): nothing was
 /// announced or charged, so nothing is kept. Only a `CREATED` booking is removed.
 pub async fn discard(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM conference WHERE conference_id = $1 AND status = $2")
         .bind(id)
         .bind(Status::Created.as_str())
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    idempotency::release(&mut tx, &resource(id)).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// Stores the answer for a booking's `Idempotency-Key` whose request was cut short (the
+/// service stopped before it answered) once the booking has moved on.
+pub async fn complete_key(db: &AnyPool, id: i64, answer: &Stored) -> Result<(), sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    idempotency::complete(&mut conn, &resource(id), answer).await
 }

@@ -67,7 +67,7 @@ async fn guarded(config: GuardConfig) -> (Arc<FakePay>, GuardedPay) {
         .route("/pays/room_applied", post(room_applied))
         .with_state(pay.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = PayClient::new(&url, Duration::from_secs(30)).unwrap();
+    let client = PayClient::new(&url, Duration::from_secs(30), None).unwrap();
     (pay, GuardedPay::new(client, config).unwrap())
 }
 
@@ -87,6 +87,7 @@ fn small() -> GuardConfig {
 
 fn request() -> PayRequest {
     PayRequest {
+        customer: "alice".into(),
         conference_id: 1,
         room_number: 1,
         request_id: "breaker-test".into(),

@@ -4,8 +4,27 @@
 use std::time::Duration;
 
 use conference::{domain::Status, store};
-use hifive_common::{Outbox, db};
+use hifive_common::{
+    Outbox, db,
+    idempotency::{self, Attempt, Prior, Stored},
+};
 use sqlx::Row;
+
+fn answer(booking: &store::Booking) -> Stored {
+    Stored {
+        status: 201,
+        body: booking.to_json().to_string(),
+        location: None,
+    }
+}
+
+fn attempt(key: &str) -> Attempt {
+    Attempt {
+        owner: "alice".into(),
+        key: key.into(),
+        fingerprint: "f".into(),
+    }
+}
 
 async fn status(db: &db::Db, id: i64) -> Status {
     let mut conn = db.acquire().await.unwrap();
@@ -18,16 +37,25 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         .await
         .unwrap();
     let outbox = Outbox::default();
-    let stuck = store::create(&db, 1, "req-stuck").await.unwrap();
-    let paid = store::create(&db, 2, "req-paid").await.unwrap();
-    store::record_payment(&db, &outbox, paid, 70, "req-paid")
+    let stuck = store::create(&db, 1, "alice", "req-stuck", Some(&attempt("k-stuck")))
+        .await
+        .unwrap()
+        .unwrap();
+    let paid = store::create(&db, 2, "alice", "req-paid", Some(&attempt("k-paid")))
+        .await
+        .unwrap()
+        .unwrap();
+    store::record_payment(&db, &outbox, paid, 70, "req-paid", answer)
         .await
         .unwrap();
     sqlx::query("UPDATE conference SET created_at = '2000-01-01T00:00:00.000Z'")
         .execute(&db)
         .await
         .unwrap();
-    let fresh = store::create(&db, 3, "req-fresh").await.unwrap();
+    let fresh = store::create(&db, 3, "alice", "req-fresh", None)
+        .await
+        .unwrap()
+        .unwrap();
 
     let cutoff = db::ago(Duration::from_secs(30));
     assert_eq!(
@@ -63,6 +91,37 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         refund.get::<Option<String>, _>("request_id").as_deref(),
         Some("req-stuck")
     );
+
+    // The stuck booking's Idempotency-Key is free again (a retry books anew); the paid one's
+    // replays its answer; a second request with a key in use creates nothing.
+    assert_eq!(
+        idempotency::lookup(&db, &attempt("k-stuck")).await.unwrap(),
+        None
+    );
+    match idempotency::lookup(&db, &attempt("k-paid")).await.unwrap() {
+        Some(Prior::Done(stored)) => assert_eq!(stored.status, 201),
+        other => panic!("the paid booking's answer is not kept: {other:?}"),
+    }
+    let again = store::create(&db, 2, "alice", "req-again", Some(&attempt("k-paid")))
+        .await
+        .unwrap();
+    assert!(matches!(again, Err(Prior::Done(_))), "{again:?}");
+    let mismatch = Attempt {
+        fingerprint: "other".into(),
+        ..attempt("k-paid")
+    };
+    assert_eq!(
+        store::create(&db, 2, "alice", "req-other", Some(&mismatch))
+            .await
+            .unwrap(),
+        Err(Prior::Mismatch)
+    );
+    let bookings: i64 = sqlx::query("SELECT COUNT(*) AS n FROM conference")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(bookings, 3, "a refused key creates no booking");
 
     // A second sweep finds nothing more.
     assert!(

@@ -16,7 +16,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hifive_stack::supervisor::{Check, Checks, Output, Spec, Supervisor};
+use hifive_stack::{
+    issuer::{self, DevIssuer},
+    supervisor::{Check, Checks, Output, Spec, Supervisor},
+};
 use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::Value;
 
@@ -117,8 +120,26 @@ pub struct System {
     ports: HashMap<&'static str, u16>,
     kafka_port: u16,
     http: reqwest::Client,
+    /// The development issuer the services check tokens against (its key is in `dir`).
+    issuer: DevIssuer,
     dir: TempDir,
 }
+
+/// Who a request is sent as.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// No `Authorization` header.
+    Anonymous,
+    /// A customer (`sub` = the name).
+    Customer(&'a str),
+    /// A room manager.
+    Manager,
+    /// This bearer token, as it is.
+    Token(&'a str),
+}
+
+/// The customer the plain request helpers book and cancel as.
+pub const CUSTOMER: &str = "e2e";
 
 impl System {
     /// Starts the broker and all five services and waits until every one is ready.
@@ -172,6 +193,8 @@ impl System {
         let mut ports: HashMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
         ports.insert("broker", free_port());
+        ports.insert("issuer", free_port());
+        let issuer = DevIssuer::load_or_create(&dir.0).expect("the development issuer's key");
         let mut system = System {
             supervisor,
             options,
@@ -196,8 +219,10 @@ impl System {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("http client"),
+            issuer,
             dir,
         };
+        system.start_issuer().await;
         system.start_broker().await;
         for name in SERVICES {
             system.start_service(name);
@@ -228,6 +253,42 @@ impl System {
             )
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Starts the development token issuer (its JWKS) on its port.
+    async fn start_issuer(&mut self) {
+        let port = self.ports["issuer"];
+        self.supervisor.add(Spec {
+            name: "issuer".into(),
+            program: service_bin("hifive-stack"),
+            args: vec!["issuer".into(), "--port".into(), port.to_string()],
+            env: vec![("DATA_DIR".into(), self.dir.0.display().to_string())],
+            cwd: None,
+            output: Output::File(self.dir.0.join("issuer.log")),
+            check: Check::Live {
+                url: format!("http://127.0.0.1:{port}/health/live"),
+            },
+            restart_on_exit: true,
+            stop_grace: Duration::from_secs(2),
+            escalate_to: None,
+        });
+        self.supervisor.start("issuer").expect("start the issuer");
+        eventually("the issuer accepts connections", SETTLE, || async move {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+    }
+
+    /// A bearer token of the system's issuer for `user` with `role`, valid for 2 hours.
+    pub fn token(&self, role: &str, user: &str) -> String {
+        self.issuer.token(role, user, Duration::from_secs(2 * 3600))
+    }
+
+    /// The system's token issuer (to sign tokens of any shape).
+    pub fn issuer(&self) -> &DevIssuer {
+        &self.issuer
     }
 
     /// Starts the broker (again, after [`System::kill`]) on its port and storage.
@@ -306,6 +367,8 @@ impl System {
                     format!("127.0.0.1:{}", self.kafka_port),
                 ),
                 ("RUST_LOG".into(), "info".into()),
+                // The tests are one client playing many: no rate limit unless a test sets one.
+                ("GATEWAY_RATE_LIMIT".into(), "0".into()),
                 // One instance per key: a restarted one takes its old place in the group.
                 ("KAFKA_GROUP_INSTANCE_ID".into(), key.into()),
                 ("PAY_URL".into(), self.upstreams("pay")),
@@ -316,6 +379,8 @@ impl System {
                     self.upstreams("customer-center"),
                 ),
             ];
+            let secret = issuer::service_secret(&self.dir.0).expect("the service secret");
+            env.extend(issuer::service_env(self.ports["issuer"], &secret));
             if let Some(pg) = self
                 .postgres
                 .as_ref()
@@ -474,9 +539,13 @@ impl System {
 
     /// Everything the checker reads (all pages of bookings, payments, rooms, room states).
     pub async fn snapshot(&self) -> checker::Snapshot {
-        checker::Snapshot::fetch(&self.http, &self.gateway())
-            .await
-            .expect("the system can be read through the gateway")
+        checker::Snapshot::fetch(
+            &self.http,
+            &self.gateway(),
+            &self.token("manager", "checker"),
+        )
+        .await
+        .expect("the system can be read through the gateway")
     }
 
     /// Polls the consistency checker until every SPEC.md invariant holds (the system went
@@ -484,7 +553,12 @@ impl System {
     pub async fn assert_consistent(&self, accepted: &[i64]) -> checker::Snapshot {
         let deadline = Instant::now() + SETTLE * 2;
         loop {
-            let snapshot = checker::Snapshot::fetch(&self.http, &self.gateway()).await;
+            let snapshot = checker::Snapshot::fetch(
+                &self.http,
+                &self.gateway(),
+                &self.token("manager", "checker"),
+            )
+            .await;
             if let Ok(s) = &snapshot
                 && checker::check(s, accepted).is_empty()
             {
@@ -580,14 +654,33 @@ impl System {
         fs::read_to_string(self.dir.0.join(format!("{name}.log"))).unwrap_or_default()
     }
 
-    /// Sends a request through the gateway.
+    /// Sends a request through the gateway as the test's default users: customer
+    /// [`CUSTOMER`] books and cancels (`POST`/`DELETE /conferences`), a manager does the rest.
     pub async fn call(&self, method: &str, path: &str, body: Option<Body<'_>>) -> Reply {
         self.call_with(method, path, body, &[]).await
     }
 
-    /// Sends a request through the gateway with extra headers.
+    /// [`System::call`] with extra headers.
     pub async fn call_with(
         &self,
+        method: &str,
+        path: &str,
+        body: Option<Body<'_>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let books = path.starts_with("/conferences") && matches!(method, "POST" | "DELETE");
+        let who = if books {
+            Who::Customer(CUSTOMER)
+        } else {
+            Who::Manager
+        };
+        self.call_as(who, method, path, body, headers).await
+    }
+
+    /// Sends a request through the gateway as `who`.
+    pub async fn call_as(
+        &self,
+        who: Who<'_>,
         method: &str,
         path: &str,
         body: Option<Body<'_>>,
@@ -597,6 +690,15 @@ impl System {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.gateway()));
+        let token = match who {
+            Who::Anonymous => None,
+            Who::Customer(name) => Some(self.token("customer", name)),
+            Who::Manager => Some(self.token("manager", "boss")),
+            Who::Token(token) => Some(token.to_owned()),
+        };
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

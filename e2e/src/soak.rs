@@ -311,6 +311,8 @@ pub async fn run(sys: &mut System, soak: &Soak) -> Report {
     for n in 0..soak.clients {
         tasks.push(tokio::spawn(client(
             n as u64 + soak.seed * 1000,
+            // Each client is a customer of its own, for hours.
+            sys.token("customer", &format!("soak-{n}")),
             sys.gateway(),
             soak.clone(),
             next_room.clone(),
@@ -344,6 +346,7 @@ pub async fn run(sys: &mut System, soak: &Soak) -> Report {
     std::fs::write(&ids_file, ids.join("\n")).expect("write accepted ids");
     let check = tokio::process::Command::new(sys.binary("hifive-check"))
         .args(["--gateway", &sys.gateway(), "--wait"])
+        .env("HIFIVE_TOKEN", sys.token("manager", "soak-check"))
         .arg(soak.settle.as_secs().to_string())
         .arg("--accepted")
         .arg(&ids_file)
@@ -465,14 +468,21 @@ async fn fault(
 /// waiting `Retry-After` (at most 2 s) when told to.
 async fn client(
     seed: u64,
+    token: String,
     gateway: String,
     soak: Soak,
     next_room: Arc<std::sync::atomic::AtomicI64>,
     tally: Arc<Mutex<Tally>>,
     stop: CancellationToken,
 ) {
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
+        .default_headers(auth)
         .build()
         .expect("http client");
     let mut random = Random::new(seed);

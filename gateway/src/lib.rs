@@ -1,6 +1,11 @@
-//! The gateway: one entry point that routes by path to the services (as the original's
-//! Spring Cloud Gateway did), with CORS open, the correlation id set for every request, and
-//! JSON answers when a service cannot be reached.
+//! The gateway: one entry point that routes the public API by path to the services (as the
+//! original's Spring Cloud Gateway did), and nothing else: internal and admin paths are not
+//! routed. Per-client rate limit, body size limit, CORS for configured origins, the
+//! correlation id set for every request, and JSON answers when a service cannot be reached.
+//! Bearer tokens pass through to the services, which check them.
+
+pub mod limits;
+pub mod public_api;
 
 use std::time::Duration;
 
@@ -17,7 +22,8 @@ use hifive_common::{
     config::{env_millis, env_or},
     http::{Readiness, health_routes},
 };
-use tower_http::cors::CorsLayer;
+
+use crate::limits::{Limits, RateLimit};
 
 /// Where one path prefix goes: one or more instances of a service (round robin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,7 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// `UPSTREAM_TIMEOUT_MS`: how long to wait for a service's answer (default 30000).
     pub upstream_timeout: Duration,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -46,6 +53,7 @@ impl Config {
             common: CommonConfig::from_env("gateway", 8088)?,
             routes: routes(&conference, &pay, &room, &customer_center),
             upstream_timeout: env_millis("UPSTREAM_TIMEOUT_MS", 30_000)?,
+            limits: Limits::from_env()?,
         })
     }
 }
@@ -93,11 +101,32 @@ impl App {
             ));
             router = router.merge(proxied);
         }
-        let router = router
+        let limits = &config.limits;
+        let max_body = limits.max_body_bytes;
+        let mut router = router
             .merge(health_routes(Readiness::default()))
-            .layer(CorsLayer::very_permissive());
+            .layer(axum::middleware::from_fn(public_api::only_public))
+            .layer(axum::middleware::from_fn(move |req, next| {
+                limits::body_limit(max_body, req, next)
+            }));
+        match limits.rate {
+            Some(rate) => {
+                let limit = RateLimit::new(rate, limits.client_ip_header.clone());
+                server.spawn({
+                    let limit = limit.clone();
+                    move |shutdown| limit.forget_idle(shutdown)
+                });
+                router = router.layer(axum::middleware::from_fn(move |req, next| {
+                    limits::rate_limit(limit.clone(), req, next)
+                }));
+            }
+            None => tracing::warn!("GATEWAY_RATE_LIMIT=0: no rate limit per client"),
+        }
+        if let Some(cors) = limits.cors()? {
+            router = router.layer(cors);
+        }
         server.routes(router);
-        tracing::info!(routes = ?config.routes, "gateway routes");
+        tracing::info!(routes = ?config.routes, limits = ?config.limits, "gateway routes");
         Ok(server)
     }
 }

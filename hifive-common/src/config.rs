@@ -4,7 +4,7 @@ use std::{net::IpAddr, str::FromStr, time::Duration};
 
 use anyhow::Context;
 
-use crate::consumer::status::StallSettings;
+use crate::{auth::AuthConfig, consumer::status::StallSettings};
 
 /// Reads `name`, or `default` when it is unset or empty.
 pub fn env_or(name: &str, default: &str) -> String {
@@ -50,6 +50,12 @@ pub struct CommonConfig {
     pub shutdown_grace: Duration,
     /// `CONSUMER_ADMIN_ENABLED`: serve `/admin/consumer` (fault injection; default false).
     pub consumer_admin: bool,
+    /// Who may call: `AUTH_MODE`, `AUTH_JWKS_URL`, `AUTH_ISSUER`, ... (see [`AuthConfig`]).
+    pub auth: AuthConfig,
+    /// `HTTP_MAX_BODY_BYTES`: the largest request body accepted, else `413` (default 65536).
+    pub max_body_bytes: usize,
+    /// `IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` is kept (default 86400, 24 h).
+    pub idempotency_ttl: Duration,
 }
 
 /// How to reach the broker.
@@ -119,6 +125,9 @@ impl CommonConfig {
             database_url,
             shutdown_grace: env_millis("SHUTDOWN_GRACE_MS", 6_000)?,
             consumer_admin: env_parse("CONSUMER_ADMIN_ENABLED", false)?,
+            auth: AuthConfig::from_env()?,
+            max_body_bytes: env_parse("HTTP_MAX_BODY_BYTES", 65_536)?,
+            idempotency_ttl: Duration::from_secs(env_parse("IDEMPOTENCY_TTL_SECS", 86_400)?),
             kafka: KafkaConfig {
                 brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092"),
                 dlq_topic: env_or("KAFKA_DLQ_TOPIC", &format!("{topic}.dlq")),

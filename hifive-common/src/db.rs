@@ -165,7 +165,7 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn plumbing_tables(backend: Backend) -> [&'static str; 2] {
+fn plumbing_tables(backend: Backend) -> [&'static str; 5] {
     let outbox = match backend {
         Backend::Sqlite => {
             "CREATE TABLE IF NOT EXISTS outbox (
@@ -194,6 +194,19 @@ fn plumbing_tables(backend: Backend) -> [&'static str; 2] {
             event_id TEXT PRIMARY KEY,
             event_type TEXT NOT NULL,
             processed_at TEXT NOT NULL)",
+        // Idempotency-Key of requests that create something (see `idempotency`).
+        "CREATE TABLE IF NOT EXISTS idempotency_key (
+            owner TEXT NOT NULL,
+            idem_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            status INTEGER,
+            body TEXT,
+            location TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, idem_key))",
+        "CREATE INDEX IF NOT EXISTS idempotency_key_by_resource ON idempotency_key (resource)",
+        "CREATE INDEX IF NOT EXISTS idempotency_key_by_age ON idempotency_key (created_at)",
     ]
 }
 

@@ -28,6 +28,8 @@ pub struct AppError {
     pub error: &'static str,
     pub detail: String,
     pub retry_after_secs: Option<u64>,
+    /// `WWW-Authenticate` for a `401`.
+    pub challenge: Option<String>,
 }
 
 impl AppError {
@@ -37,7 +39,31 @@ impl AppError {
             error,
             detail: detail.into(),
             retry_after_secs: None,
+            challenge: None,
         }
+    }
+    /// 401 with `WWW-Authenticate: Bearer` (RFC 6750; `error` names what was wrong with a
+    /// token that was sent).
+    pub fn unauthorized(detail: impl Into<String>, error: Option<&str>) -> Self {
+        let detail = detail.into();
+        let challenge = match error {
+            None => "Bearer realm=\"hifive\"".to_owned(),
+            Some(error) => format!(
+                "Bearer realm=\"hifive\", error=\"{error}\", error_description=\"{}\"",
+                detail.replace(['"', '\\'], "'")
+            ),
+        };
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        }
+    }
+    /// 403: authenticated, but the role may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }
     pub fn bad_request(error: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, error, detail)
@@ -92,6 +118,11 @@ impl IntoResponse for AppError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response
     }
 }
@@ -103,8 +134,30 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
+        let headers = req.headers().clone();
+        Self::check_content_type(&headers)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(unreadable_body)?;
+        Self::from_bytes(&headers, &bytes)
+    }
+}
+
+/// A body that could not be read: too large (`413`, over `HTTP_MAX_BODY_BYTES`) or broken.
+pub fn unreadable_body(e: axum::extract::rejection::BytesRejection) -> AppError {
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            e.body_text(),
+        ),
+        _ => AppError::bad_request("unreadable_body", e.body_text()),
+    }
+}
+
+impl JsonObject {
+    fn check_content_type(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+        let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
@@ -117,16 +170,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
-        if !is_json {
-            return Err(AppError::bad_request(
+        if is_json {
+            Ok(())
+        } else {
+            Err(AppError::bad_request(
                 "unsupported_content_type",
                 "send the body as JSON with Content-Type: application/json",
-            ));
+            ))
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::bad_request("unreadable_body", e.body_text()))?;
-        match serde_json::from_slice::<Value>(&bytes) {
+    }
+
+    /// The object in a body already read (checked as the extractor does).
+    pub fn from_bytes(headers: &axum::http::HeaderMap, bytes: &[u8]) -> Result<Self, AppError> {
+        Self::check_content_type(headers)?;
+        match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(AppError::unprocessable(
                 "invalid_body",

@@ -1,15 +1,18 @@
 //! Plumbing shared by the HiFive services. Nothing in here knows about bookings, payments
 //! or rooms: domain rules live in each service.
 
+pub mod auth;
 pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod kafka;
 pub mod outbox;
 pub mod server;
 pub mod telemetry;
 
+pub use auth::{Auth, Caller, Role, Scope};
 pub use config::{CommonConfig, KafkaConfig};
 pub use consumer::{ConsumerStatus, EventContext, Policy, PolicyError};
 pub use db::{Db, DbConn};

@@ -10,6 +10,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::Auth,
     config::{CommonConfig, KafkaConfig},
     consumer::{self, ConsumerStatus, Policy},
     db::Db,
@@ -25,6 +26,7 @@ pub struct Wiring {
     pub outbox: Outbox,
     consumer: Arc<ConsumerStatus>,
     consumer_admin: bool,
+    auth: Auth,
     details: Vec<(&'static str, crate::http::Detail)>,
 }
 
@@ -37,6 +39,26 @@ impl Wiring {
     /// Cancelled when the service stops (e.g. to end streaming answers).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.server.shutdown_token()
+    }
+
+    /// Who may call: checks bearer tokens (also given to every request, for [`crate::Caller`]).
+    pub fn auth(&self) -> Auth {
+        self.auth.clone()
+    }
+
+    /// Runs a background task of the service until it stops (see [`Server::spawn`]).
+    pub fn spawn<F>(&mut self, task: impl FnOnce(CancellationToken) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.server.spawn(task);
+    }
+
+    /// Purges expired `Idempotency-Key`s (for services that take them).
+    pub fn keep_idempotency_keys(&mut self, ttl: std::time::Duration) {
+        let db = self.db.clone();
+        self.server
+            .spawn(move |shutdown| crate::idempotency::purge_expired(db, ttl, shutdown));
     }
 
     /// Adds a component to `/health/ready`'s details (it does not decide readiness).
@@ -53,6 +75,10 @@ impl Wiring {
             );
             routes = routes.merge(crate::http::consumer_admin_routes(self.consumer.clone()));
         }
+        let auth = self.auth.clone();
+        self.details
+            .push(("auth", std::sync::Arc::new(move || auth.report())));
+        let routes = routes.layer(axum::Extension(self.auth));
         let readiness = Readiness {
             db: Some(self.db),
             consumer: Some(self.consumer),
@@ -70,6 +96,7 @@ pub struct Server {
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     grace: Duration,
+    max_body_bytes: usize,
 }
 
 impl Server {
@@ -83,6 +110,11 @@ impl Server {
     ) -> anyhow::Result<Wiring> {
         let db = crate::db::connect(&config.database_url, migrations).await?;
         let mut server = Server::bind(config).await?;
+        let auth = Auth::new(config.auth.clone());
+        server.spawn({
+            let auth = auth.clone();
+            move |shutdown| auth.refresh_keys(shutdown)
+        });
         let outbox = server.start_relay(&config.kafka, db.clone());
         let consumer = server.start_consumer(
             &config.kafka,
@@ -96,6 +128,7 @@ impl Server {
             outbox,
             consumer,
             consumer_admin: config.consumer_admin,
+            auth,
             details: Vec::new(),
         })
     }
@@ -112,6 +145,7 @@ impl Server {
             shutdown: CancellationToken::new(),
             tasks: JoinSet::new(),
             grace: config.shutdown_grace,
+            max_body_bytes: config.max_body_bytes,
         })
     }
 
@@ -139,8 +173,9 @@ impl Server {
         self.tasks.spawn(task(self.shutdown.clone()));
     }
 
-    /// Sets the routes (the request-id, tracing and JSON-404 layers are added here).
+    /// Sets the routes (the request-id, tracing, JSON-404 and body-size layers are added here).
     pub fn routes(&mut self, router: Router) {
+        let router = router.layer(axum::extract::DefaultBodyLimit::max(self.max_body_bytes));
         self.router = crate::http::layers(router);
     }
 
@@ -197,9 +232,13 @@ impl Server {
         });
         tracing::info!(addr = %self.local_addr(), "listening");
         let grace = self.grace;
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .into_future();
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .into_future();
         let http_deadline = async {
             token.cancelled().await;
             tokio::time::sleep(grace.mul_f64(0.6)).await;

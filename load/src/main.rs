@@ -1,4 +1,4 @@
-//! `hifive-load [--gateway URL] [--conference URL] [--users N] [--seconds S] [--room N]`
+//! `hifive-load [--gateway URL] [--token TOKEN] [--conference URL] [--users N] [--seconds S] [--room N]`
 //!
 //! The original's load test (`siege -c100 -t60S` posting bookings) as a program: N users post
 //! `{"roomNumber": N}` to `/conferences` through the gateway, back to back, for S seconds.
@@ -14,6 +14,7 @@ use load::{Outcome, Run};
 
 struct Args {
     gateway: String,
+    token: String,
     conference: String,
     users: usize,
     seconds: f64,
@@ -21,8 +22,9 @@ struct Args {
 }
 
 const USAGE: &str =
-    "usage: hifive-load [--gateway URL] [--conference URL] [--users N] [--seconds S] [--room N]
+    "usage: hifive-load [--gateway URL] [--token TOKEN] [--conference URL] [--users N] [--seconds S] [--room N]
   --gateway URL     default http://127.0.0.1:8088
+  --token TOKEN     a customer's bearer token (default $HIFIVE_TOKEN; locally: script/token customer load)
   --conference URL  conference's own address, to follow its breaker (default http://127.0.0.1:8081)
   --users N         concurrent users (default 100, as siege -c100)
   --seconds S       duration (default 60, as siege -t60S)
@@ -31,6 +33,7 @@ const USAGE: &str =
 fn parse() -> Result<Args, String> {
     let mut a = Args {
         gateway: "http://127.0.0.1:8088".into(),
+        token: std::env::var("HIFIVE_TOKEN").unwrap_or_default(),
         conference: "http://127.0.0.1:8081".into(),
         users: 100,
         seconds: 60.0,
@@ -42,6 +45,7 @@ fn parse() -> Result<Args, String> {
         let bad = |what: &str| format!("{arg}: {what}");
         match arg.as_str() {
             "--gateway" => a.gateway = value()?,
+            "--token" => a.token = value()?,
             "--conference" => a.conference = value()?,
             "--users" => a.users = value()?.parse().map_err(|_| bad("a number"))?,
             "--seconds" => a.seconds = value()?.parse().map_err(|_| bad("a number"))?,
@@ -107,14 +111,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let users: Vec<_> = (0..args.users)
         .map(|_| {
-            let (http, run) = (http.clone(), run.clone());
+            let (http, run, token) = (http.clone(), run.clone(), args.token.clone());
             let url = format!("{}/conferences", args.gateway);
             let body = serde_json::json!({ "roomNumber": args.room });
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 while Instant::now() < end {
                     let t = Instant::now();
-                    let outcome = match http.post(&url).json(&body).send().await {
+                    let outcome = match http.post(&url).bearer_auth(&token).json(&body).send().await
+                    {
                         Ok(r) if r.status() == 201 => Outcome::Booked,
                         Ok(r) => {
                             let status = r.status().as_u16();

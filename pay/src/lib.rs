@@ -8,14 +8,15 @@ pub mod store;
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     routing::{get, post},
 };
 use hifive_common::{
-    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
-    Policy, PolicyError, RequestId, Server,
+    AppError, Auth, BaseUrl, Caller, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox,
+    PageParams, Policy, PolicyError, RequestId, Server,
+    auth::{ChargeGrant, Mode, TokenError, bearer},
     config::{env_or, env_parse},
-    http::path_id,
+    http::{path_id, unreadable_body},
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
@@ -42,8 +43,11 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let latency = env_or("PAY_LATENCY_MS", "");
+        let common = CommonConfig::from_env("pay", 8082)?;
+        common.auth.ensure_users()?;
+        common.auth.ensure_service_secret()?;
         Ok(Self {
-            common: CommonConfig::from_env("pay", 8082)?,
+            common,
             latency: (!latency.is_empty())
                 .then(|| {
                     Latency::parse(&latency).map_err(|e| anyhow::anyhow!("PAY_LATENCY_MS: {e}"))
@@ -60,6 +64,7 @@ struct AppState {
     db: Db,
     outbox: Outbox,
     overload: Overload,
+    auth: Auth,
 }
 
 /// The pay service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
@@ -75,6 +80,7 @@ impl App {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),
             overload: Overload::new(config.latency, config.capacity),
+            auth: wiring.auth(),
         };
         let mut routes = Router::new()
             .route("/pays/room_applied", post(room_applied))
@@ -87,16 +93,62 @@ impl App {
     }
 }
 
-/// `POST /pays/room_applied` `{conferenceId, roomNumber, conferenceStatus}` →
-/// `{"status":"Req_complete","payid":"<id>"}` (201 when charged now, 200 for a repeat).
+/// Only conference may charge, and only the booking its grant names: the call carries a
+/// [`ChargeGrant`] signed with the shared secret. No token or a bad one: `401`; a user's
+/// token: `403`; a charge other than the granted one: `403`.
+async fn check_grant(
+    auth: &Auth,
+    headers: &HeaderMap,
+    conference_id: i64,
+    room_number: i64,
+) -> Result<Option<ChargeGrant>, AppError> {
+    let Some(secret) = auth.config().service_secret.as_deref() else {
+        // Only with AUTH_MODE=off (a secret is required otherwise): no check, as the original.
+        return Ok(None);
+    };
+    let token = bearer(headers).ok_or(TokenError::Missing)?;
+    let grant = match ChargeGrant::verify(token, secret) {
+        Ok(grant) => grant,
+        Err(e) => {
+            if auth.config().mode == Mode::Jwt && auth.verify(token).await.is_ok() {
+                return Err(AppError::forbidden(
+                    "only the conference service may charge a payment",
+                ));
+            }
+            return Err(e.into());
+        }
+    };
+    if grant.conference_id != conference_id || grant.room_number != room_number {
+        tracing::warn!(conference_id, room_number, granted = ?grant, "charge refused: not the booking conference is paying for");
+        return Err(AppError::forbidden(format!(
+            "this call may charge conference {} for room {}, not conference {conference_id} for room {room_number}",
+            grant.conference_id, grant.room_number
+        )));
+    }
+    Ok(Some(grant))
+}
+
+/// `POST /pays/room_applied` `{conferenceId, roomNumber, conferenceStatus}` (conference only)
+/// → `{"status":"Req_complete","payid":"<id>"}` (201 when charged now, 200 for a repeat).
 async fn room_applied(
     State(app): State<AppState>,
     RequestId(request_id): RequestId,
-    body: JsonObject,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    // Who calls is checked before what they send is read.
+    if app.auth.config().service_secret.is_some() && bearer(&headers).is_none() {
+        return Err(TokenError::Missing.into());
+    }
+    let body = JsonObject::from_bytes(&headers, &body.map_err(unreadable_body)?)?;
     let conference_id = body.id("conferenceId")?;
     let room_number = body.id("roomNumber")?;
     body.text("conferenceStatus")?;
+    let grant = check_grant(&app.auth, &headers, conference_id, room_number).await?;
+    let customer = grant
+        .map(|g| g.customer)
+        .or_else(|| body.text("customer").ok().flatten().map(str::to_owned))
+        .unwrap_or_else(|| "anonymous".to_owned());
     tracing::Span::current().record("conference_id", conference_id);
     let slot = app.overload.enter().await;
     let answer = |status, pay_id: i64| {
@@ -110,6 +162,7 @@ async fn room_applied(
         &app.outbox,
         conference_id,
         room_number,
+        &customer,
         &request_id,
     )
     .await?;
@@ -158,12 +211,15 @@ async fn set_overload(
     Ok(Json(app.overload.report()))
 }
 
+/// `GET /pays`: a manager sees every payment, a customer their own.
 async fn list(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     page: PageParams,
 ) -> Result<Json<Value>, AppError> {
-    let (payments, total) = store::list(&app.db, page.size, page.offset()).await?;
+    let scope = caller.scope()?;
+    let (payments, total) = store::list(&app.db, scope.owner(), page.size, page.offset()).await?;
     let items = payments
         .iter()
         .map(|p| base.with_self_link(p.to_json(), &format!("/pays/{}", p.pay_id)))
@@ -171,14 +227,18 @@ async fn list(
     Ok(Json(page.collection(&base, "/pays", "pays", items, total)))
 }
 
+/// `GET /pays/{id}`: another customer's payment is `404`, as if it did not exist.
 async fn read(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
+    let scope = caller.scope()?;
     let id = path_id(&raw, "pay id")?;
     let payment = store::find(&app.db, id)
         .await?
+        .filter(|p| scope.sees(p.customer.as_deref()))
         .ok_or_else(|| AppError::not_found(format!("payment {id} does not exist")))?;
     Ok(Json(
         base.with_self_link(payment.to_json(), &format!("/pays/{id}")),

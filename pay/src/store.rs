@@ -16,6 +16,8 @@ pub struct Payment {
     pub status: Status,
     pub conference_id: i64,
     pub room_number: i64,
+    /// Whose payment it is (the booking customer's `sub`).
+    pub customer: Option<String>,
 }
 
 impl Payment {
@@ -27,6 +29,7 @@ impl Payment {
                 .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {raw}").into()))?,
             conference_id: row.try_get("conference_id")?,
             room_number: row.try_get("room_number")?,
+            customer: row.try_get("customer")?,
         })
     }
 
@@ -36,6 +39,7 @@ impl Payment {
             "status": self.status.as_str(),
             "conferenceId": self.conference_id,
             "roomNumber": self.room_number,
+            "customer": self.customer,
         })
     }
 
@@ -47,7 +51,7 @@ impl Payment {
     }
 }
 
-const COLUMNS: &str = "pay_id, status, conference_id, room_number";
+const COLUMNS: &str = "pay_id, status, conference_id, room_number, customer";
 
 async fn by_conference(
     conn: &mut DbConn,
@@ -70,22 +74,28 @@ pub async fn find(db: &AnyPool, pay_id: i64) -> Result<Option<Payment>, sqlx::Er
     row.as_ref().map(Payment::from_row).transpose()
 }
 
+/// A page of the payments of `owner` (every payment: `None`).
 pub async fn list(
     db: &AnyPool,
+    owner: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Payment>, i64), sqlx::Error> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM pay ORDER BY pay_id LIMIT $1 OFFSET $2"
+        "SELECT {COLUMNS} FROM pay WHERE ($1 IS NULL OR customer = $1)
+         ORDER BY pay_id LIMIT $2 OFFSET $3"
     ))
+    .bind(owner)
     .bind(limit)
     .bind(offset)
     .fetch_all(db)
     .await?;
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pay")
-        .fetch_one(db)
-        .await?
-        .try_get("n")?;
+    let total: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM pay WHERE ($1 IS NULL OR customer = $1)")
+            .bind(owner)
+            .fetch_one(db)
+            .await?
+            .try_get("n")?;
     Ok((
         rows.iter()
             .map(Payment::from_row)
@@ -107,6 +117,7 @@ pub async fn charge(
     outbox: &Outbox,
     conference_id: i64,
     room_number: i64,
+    customer: &str,
     request_id: &str,
 ) -> Result<Charged, sqlx::Error> {
     let mut tx = db.begin().await?;
@@ -123,11 +134,12 @@ pub async fn charge(
         OnRequest::Charge => {
             let at = now();
             let pay_id: i64 = sqlx::query(
-                "INSERT INTO pay (conference_id, room_number, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4) RETURNING pay_id",
+                "INSERT INTO pay (conference_id, room_number, customer, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING pay_id",
             )
             .bind(conference_id)
             .bind(room_number)
+            .bind(customer)
             .bind(Status::Paid.as_str())
             .bind(at)
             .fetch_one(&mut *tx)

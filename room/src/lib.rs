@@ -9,14 +9,15 @@ use std::collections::HashMap;
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
     routing::get,
 };
 use hifive_common::{
-    AppError, BaseUrl, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox, PageParams,
-    Policy, PolicyError, RequestId, Server,
+    AppError, BaseUrl, Caller, CommonConfig, Db, DbConn, EventContext, JsonObject, Outbox,
+    PageParams, Policy, PolicyError, RequestId, Role, Server,
     http::{path_id, query_id},
+    idempotency::{self, IdempotencyKey, Render, Stored},
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
@@ -31,9 +32,9 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            common: CommonConfig::from_env("room", 8083)?,
-        })
+        let common = CommonConfig::from_env("room", 8083)?;
+        common.auth.ensure_users()?;
+        Ok(Self { common })
     }
 }
 
@@ -48,7 +49,7 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring = Server::wire(&config.common, &MIGRATIONS, |outbox| AssignmentPolicy {
+        let mut wiring = Server::wire(&config.common, &MIGRATIONS, |outbox| AssignmentPolicy {
             outbox,
         })
         .await?;
@@ -56,6 +57,7 @@ impl App {
             db: wiring.db.clone(),
             outbox: wiring.outbox.clone(),
         };
+        wiring.keep_idempotency_keys(config.common.idempotency_ttl);
         Ok(wiring.serve(
             Router::new()
                 .route("/rooms", get(list).post(register))
@@ -73,33 +75,61 @@ fn item(base: &BaseUrl, room: &domain::Room) -> Value {
     )
 }
 
-/// `POST /rooms {roomNumber, roomStatus?, usedCount?}`: registers an `EMPTY` room.
+/// `POST /rooms {roomNumber, roomStatus?, usedCount?}` (managers): registers an `EMPTY`
+/// room. With an `Idempotency-Key`, a retry replays the first answer.
 async fn register(
     State(app): State<AppState>,
     RequestId(request_id): RequestId,
     base: BaseUrl,
+    caller: Caller,
+    key: IdempotencyKey,
     body: JsonObject,
 ) -> Result<Response, AppError> {
+    caller.require(Role::Manager)?;
     let room_number = body.id("roomNumber")?;
     let used_count = body.count("usedCount")?.unwrap_or(0);
     domain::check_registration_status(body.text("roomStatus")?)
         .map_err(|why| AppError::unprocessable("invalid_field", why))?;
-    let room = store::register(&app.db, &app.outbox, room_number, used_count, &request_id).await?;
-    tracing::info!(room_number, "room registered");
-    let location = format!("{}/rooms/{room_number}", base.0);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(item(&base, &room)),
+    let attempt = key.attempt(&caller.subject, "POST /rooms", &Value::Object(body.0));
+    if let Some(attempt) = &attempt
+        && let Some(prior) = idempotency::lookup(&app.db, attempt).await?
+    {
+        return Ok(prior.answer());
+    }
+    let render = |room: &domain::Room| Stored {
+        status: StatusCode::CREATED.as_u16(),
+        body: item(&base, room).to_string(),
+        location: Some(format!("{}/rooms/{}", base.0, room.room_number)),
+    };
+    let idempotent = attempt
+        .as_ref()
+        .map(|a| (a, &render as Render<'_, domain::Room>));
+    match store::register(
+        &app.db,
+        &app.outbox,
+        room_number,
+        used_count,
+        &request_id,
+        idempotent,
     )
-        .into_response())
+    .await?
+    {
+        Ok(room) => {
+            tracing::info!(room_number, "room registered");
+            Ok(render(&room).response(false))
+        }
+        Err(prior) => Ok(prior.answer()),
+    }
 }
 
+/// `GET /rooms` (managers).
 async fn list(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     page: PageParams,
 ) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
     let (rooms, total) = store::list(&app.db, page.size, page.offset()).await?;
     let items = rooms.iter().map(|r| item(&base, r)).collect();
     Ok(Json(
@@ -107,11 +137,14 @@ async fn list(
     ))
 }
 
+/// `GET /rooms/{number}` (managers).
 async fn read(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
     let number = path_id(&raw, "room number")?;
     let mut conn = app.db.acquire().await?;
     let room = store::find(&mut conn, number)
@@ -120,12 +153,14 @@ async fn read(
     Ok(Json(item(&base, &room)))
 }
 
-/// `GET /rooms/search/findByPayId?payId=` (as the original).
+/// `GET /rooms/search/findByPayId?payId=` (as the original; managers).
 async fn find_by_pay_id(
     State(app): State<AppState>,
     base: BaseUrl,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
     let pay_id = query_id(&params, "payId")?;
     let rooms = store::by_pay_id(&app.db, pay_id).await?;
     let items: Vec<Value> = rooms.iter().map(|r| item(&base, r)).collect();

@@ -3,6 +3,7 @@
 use hifive_common::{
     AppError, DbConn, Outbox,
     db::{LockScope, lock, now},
+    idempotency::{self, Attempt, Prior, Render},
 };
 use serde_json::{Value, json};
 use shared_events::{
@@ -95,9 +96,17 @@ pub async fn register(
     room_number: i64,
     used_count: i64,
     request_id: &str,
-) -> Result<Room, AppError> {
+    idempotent: Option<(&Attempt, Render<'_, Room>)>,
+) -> Result<Result<Room, Prior>, AppError> {
     let room = Room::registered(room_number, used_count);
+    let resource = format!("room:{room_number}");
     let mut tx = db.begin().await?;
+    if let Some((attempt, _)) = idempotent
+        && let Some(prior) = idempotency::claim(&mut tx, attempt, &resource).await?
+    {
+        tx.rollback().await?;
+        return Ok(Err(prior));
+    }
     let at = now();
     let inserted = sqlx::query(
         "INSERT INTO room (room_number, room_status, used_count, revision, created_at, updated_at)
@@ -126,9 +135,12 @@ pub async fn register(
     outbox
         .enqueue(&mut tx, &registered, Some(request_id))
         .await?;
+    if let Some((_, render)) = idempotent {
+        idempotency::complete(&mut tx, &resource, &render(&room)).await?;
+    }
     tx.commit().await?;
     outbox.wake();
-    Ok(room)
+    Ok(Ok(room))
 }
 
 /// A payment was made: assign the room or reject the booking.

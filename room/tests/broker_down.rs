@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 
-use hifive_common::{CommonConfig, KafkaConfig};
+use hifive_common::{CommonConfig, KafkaConfig, auth::AuthConfig};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -26,6 +26,10 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
             kafka: KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "room"),
             shutdown_grace: std::time::Duration::from_secs(3),
             consumer_admin: false,
+            // Who may call is not what this test is about.
+            auth: AuthConfig::off(),
+            max_body_bytes: 65_536,
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
         },
     };
     let server = room::App::build(config)

@@ -1,7 +1,9 @@
 //! Running HiFive on one machine, as an orchestrator would: [`supervisor`] starts, checks,
-//! restarts and stops the processes; [`probe`] tells a working broker from a wedged one.
+//! restarts and stops the processes; [`probe`] tells a working broker from a wedged one;
+//! [`issuer`] is the development token issuer.
 //! Used by `hifive-stack` (what `script/server` runs) and by the end-to-end harness.
 
 pub mod broker;
+pub mod issuer;
 pub mod probe;
 pub mod supervisor;

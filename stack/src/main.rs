@@ -4,7 +4,11 @@
 //! exits, lets a user stop and start one service (`script/service`), and stops everything
 //! within a bound on Ctrl-C or SIGTERM.
 //!
-//! Settings (environment): `DATA_DIR`, `KAFKA_PORT`, `HOST`, `GATEWAY_PORT`,
+//! A development token issuer runs beside them (`hifive-stack issuer`, port `ISSUER_PORT`,
+//! 8089): the services check bearer tokens against its keys, and `hifive-stack token ROLE
+//! [USER]` (`script/token`) prints one.
+//!
+//! Settings (environment): `DATA_DIR`, `KAFKA_PORT`, `ISSUER_PORT`, `HOST`, `GATEWAY_PORT`,
 //! `CONFERENCE_PORT`, `PAY_PORT`, `ROOM_PORT`, `CUSTOMER_CENTER_PORT`, `<SERVICE>_REPLICAS`,
 //! `<SERVICE>_DATABASE_URL`, `BROKER_LOG`, `TANSU_BIN`; everything else is passed to the
 //! services as it is.
@@ -26,7 +30,10 @@ use hifive_common::{
     CancellationToken,
     config::{env_or, env_parse},
 };
-use hifive_stack::supervisor::{Check, Checks, Output, Spec, Supervisor};
+use hifive_stack::{
+    issuer,
+    supervisor::{Check, Checks, Output, Spec, Supervisor},
+};
 
 /// The services in start order, with their default ports.
 const SERVICES: [(&str, u16); 4] = [
@@ -37,6 +44,11 @@ const SERVICES: [(&str, u16); 4] = [
 ];
 
 const USAGE: &str = "usage: hifive-stack            run the whole system (what script/server does)
+       hifive-stack token ROLE [USER] [--ttl SECONDS]
+                           print a bearer token of the running stack's issuer (ROLE: customer
+                           or manager; USER: the `sub`, default ROLE's name; ttl 3600)
+       hifive-stack issuer --port PORT
+                           serve the development issuer's keys (the stack starts it)
        hifive-stack broker --port PORT [--data DIR]
                            prepare the broker's storage in DIR (default $DATA_DIR or .), then run Tansu";
 
@@ -58,6 +70,15 @@ fn main() -> anyhow::Result<()> {
             let port = port.context(USAGE)?;
             return hifive_stack::broker::exec(port, &dir);
         }
+        Some("issuer") => {
+            let port: u16 = match &args[1..] {
+                [flag, p] if flag == "--port" => p.parse().context("--port")?,
+                _ => anyhow::bail!("{USAGE}"),
+            };
+            let dir = PathBuf::from(env_or("DATA_DIR", "data"));
+            return tokio::runtime::Runtime::new()?.block_on(issuer::serve(dir, port));
+        }
+        Some("token") => return print_token(&args[1..]),
         Some(_) => anyhow::bail!("{USAGE}"),
     }
     let runtime = tokio::runtime::Runtime::new()?;
@@ -114,11 +135,34 @@ async fn up() -> anyhow::Result<i32> {
     }
 
     let started = Instant::now();
-    let common_env = vec![
+    let issuer_port: u16 = env_parse("ISSUER_PORT", 8089)?;
+    supervisor.add(Spec {
+        name: "issuer".into(),
+        program: std::env::current_exe()?,
+        args: vec!["issuer".into(), "--port".into(), issuer_port.to_string()],
+        env: vec![("DATA_DIR".into(), data_dir.display().to_string())],
+        cwd: None,
+        output: Output::Prefixed,
+        check: Check::Live {
+            url: format!("http://127.0.0.1:{issuer_port}/health/live"),
+        },
+        restart_on_exit: true,
+        stop_grace: Duration::from_secs(2),
+        escalate_to: None,
+    });
+    supervisor.start("issuer")?;
+    let mut common_env = vec![
         ("KAFKA_BROKERS".to_owned(), brokers.clone()),
         ("DATA_DIR".to_owned(), data_dir.display().to_string()),
         ("HOST".to_owned(), env_or("HOST", "127.0.0.1")),
     ];
+    // The local issuer and secret, unless the environment names others.
+    let secret = issuer::service_secret(&data_dir)?;
+    common_env.extend(
+        issuer::service_env(issuer_port, &secret)
+            .into_iter()
+            .filter(|(name, _)| std::env::var_os(name).is_none()),
+    );
     let mut upstreams: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut instances: Vec<(String, u16)> = Vec::new();
     for (service, default_port) in SERVICES {
@@ -226,9 +270,9 @@ async fn up() -> anyhow::Result<i32> {
     let gw = format!("http://127.0.0.1:{gateway_port}");
     println!(
         "\nHiFive is ready in {}s: {gw}   (data in {}; Ctrl-C stops everything)\n\
-         Register room 1, then book it:\n  \
-         curl -s -XPOST {gw}/rooms -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n  \
-         curl -s -XPOST {gw}/conferences -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n\
+         As a room manager, register room 1; as customer alice, book it:\n  \
+         curl -s -XPOST {gw}/rooms -H \"Authorization: Bearer $(script/token manager)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n  \
+         curl -s -XPOST {gw}/conferences -H \"Authorization: Bearer $(script/token customer alice)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n\
          Stop and start one service: script/service room stop | start | restart; script/service shows them all.\n",
         started.elapsed().as_secs(),
         data_dir.display()
@@ -244,6 +288,41 @@ async fn up() -> anyhow::Result<i32> {
         stopping.elapsed().as_secs_f64()
     ));
     Ok(0)
+}
+
+/// `hifive-stack token ROLE [USER] [--ttl SECONDS]`: a token signed with the key in
+/// `$DATA_DIR` (the running stack's issuer).
+fn print_token(args: &[String]) -> anyhow::Result<()> {
+    let mut positional = Vec::new();
+    let mut ttl = Duration::from_secs(3600);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--ttl" => {
+                let secs: u64 = it.next().context(USAGE)?.parse().context("--ttl")?;
+                ttl = Duration::from_secs(secs);
+            }
+            _ => positional.push(arg.as_str()),
+        }
+    }
+    let (role, user) = match positional[..] {
+        [role] => (role, role),
+        [role, user] => (role, user),
+        _ => anyhow::bail!("{USAGE}"),
+    };
+    anyhow::ensure!(
+        hifive_common::Role::parse(role).is_some(),
+        "ROLE must be `customer` or `manager`, not {role:?}"
+    );
+    let data_dir = PathBuf::from(env_or("DATA_DIR", "data"));
+    anyhow::ensure!(
+        data_dir.join("stack.addr").exists(),
+        "no running stack in {}: start it with script/server",
+        data_dir.display()
+    );
+    let issuer = issuer::DevIssuer::load_or_create(&data_dir)?;
+    println!("{}", issuer.token(role, user, ttl));
+    Ok(())
 }
 
 fn service_spec(

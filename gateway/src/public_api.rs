@@ -1,0 +1,178 @@
+//! What the gateway lets through: the public API of SPEC.md and nothing else (deny by
+//! default). The internal payment call (`/pays/room_applied`), admin paths and anything the
+//! table does not name answer `404` here, a wrong method `405`, without reaching a service.
+
+use axum::{
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use hifive_common::AppError;
+
+/// A path pattern: literal segments, `*` for exactly one id segment.
+type Pattern = &'static str;
+
+/// The public API: each path pattern with the methods it takes.
+pub const PUBLIC: &[(Pattern, &[Method])] = &[
+    ("/conferences", &[Method::GET, Method::POST]),
+    ("/conferences/*", &[Method::GET, Method::DELETE]),
+    ("/pays", &[Method::GET]),
+    ("/pays/*", &[Method::GET]),
+    ("/rooms", &[Method::GET, Method::POST]),
+    ("/rooms/search/findByPayId", &[Method::GET]),
+    ("/rooms/*", &[Method::GET]),
+    ("/roomStates", &[Method::GET]),
+    ("/roomStates/search/findByRoomNumber", &[Method::GET]),
+    ("/roomStates/search/findByConferenceId", &[Method::GET]),
+    ("/roomStates/*", &[Method::GET]),
+    ("/notifications", &[Method::GET]),
+    ("/notifications/stream", &[Method::GET]),
+];
+
+/// Segments that are never routed, whatever the pattern (internal and operator paths).
+const INTERNAL: &[&str] = &["room_applied", "admin", "actuator", "health", "metrics"];
+
+/// What the table says about a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// No such public path.
+    Unknown,
+    /// A public path, another method: the methods it takes.
+    WrongMethod(Vec<Method>),
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut have = path.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() && !INTERNAL.contains(&seg) => {}
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Judges `method path` (the path as sent, not decoded: `%2F` or `..` tricks match nothing).
+pub fn judge(method: &Method, path: &str) -> Verdict {
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
+    let mut allowed: Vec<Method> = Vec::new();
+    for (pattern, methods) in PUBLIC {
+        if matches(pattern, path) {
+            allowed.extend(methods.iter().cloned());
+        }
+    }
+    if allowed.is_empty() {
+        return Verdict::Unknown;
+    }
+    let as_get = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    if allowed.contains(as_get) {
+        Verdict::Pass
+    } else {
+        Verdict::WrongMethod(allowed)
+    }
+}
+
+/// The middleware: passes the public API to the proxies, answers everything else.
+pub async fn only_public(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/health/") && req.method() == Method::GET {
+        // The gateway's own probes.
+        return next.run(req).await;
+    }
+    match judge(req.method(), path) {
+        Verdict::Pass => next.run(req).await,
+        Verdict::Unknown => {
+            AppError::not_found(format!("no route for {} {path}", req.method())).into_response()
+        }
+        Verdict::WrongMethod(allowed) => {
+            let allow = allowed
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut response = AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} takes {allow}"),
+            )
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_api_passes() {
+        for (method, path) in [
+            (Method::GET, "/conferences"),
+            (Method::POST, "/conferences"),
+            (Method::GET, "/conferences/12"),
+            (Method::DELETE, "/conferences/12"),
+            (Method::GET, "/conferences?page=1"),
+            (Method::GET, "/pays/3"),
+            (Method::POST, "/rooms"),
+            (Method::GET, "/rooms/search/findByPayId"),
+            (Method::GET, "/roomStates/search/findByConferenceId"),
+            (Method::GET, "/notifications/stream"),
+            (Method::HEAD, "/roomStates"),
+            (Method::GET, "/rooms/"),
+        ] {
+            let path = path.split('?').next().unwrap();
+            assert_eq!(judge(&method, path), Verdict::Pass, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn internal_and_unknown_paths_are_not_routed() {
+        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+            for path in [
+                "/pays/room_applied",
+                "/pays/room_applied/",
+                "/pays//room_applied",
+                "/pays/%72oom_applied/x",
+                "/admin/consumer",
+                "/pays/admin",
+                "/conferences/1/admin",
+                "/rooms/health",
+                "/conferences/../pays/room_applied",
+                "/PAYS/room_applied",
+                "/",
+                "/elsewhere",
+            ] {
+                assert_ne!(judge(&method, path), Verdict::Pass, "{method} {path}");
+            }
+        }
+        assert_eq!(judge(&Method::POST, "/pays/room_applied"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_wrong_method_on_a_public_path_is_405_with_the_allowed_ones() {
+        assert_eq!(
+            judge(&Method::PUT, "/conferences/1"),
+            Verdict::WrongMethod(vec![Method::GET, Method::DELETE])
+        );
+        assert_eq!(
+            judge(&Method::POST, "/pays"),
+            Verdict::WrongMethod(vec![Method::GET])
+        );
+    }
+}
