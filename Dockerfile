@@ -11,7 +11,8 @@ COPY . .
 RUN cargo build --release --locked --workspace --bins \
     && mkdir /out \
     && cp target/release/conference target/release/pay target/release/room \
-          target/release/customer-center target/release/gateway target/release/hifive-check /out/
+          target/release/customer-center target/release/gateway target/release/hifive-check \
+          target/release/hifive-stack /out/
 
 FROM debian:bookworm-slim
 # curl for container healthchecks; nothing else is needed at run time.

@@ -26,7 +26,9 @@ OPTIONAL = {
     "KAFKA_GROUP": "defaults to the service name",
     "KAFKA_GROUP_INSTANCE_ID": "Deployments use dynamic membership (real Kafka rebalances)",
     "CONSUMER_ADMIN_ENABLED": "consumer fault injection for tests, off in production",
+    "SERVICE_TOKEN_SECRET": "only conference and pay use it, from the hifive-service Secret (checked below)",
 }
+NEEDS_SERVICE_SECRET = {"conference", "pay"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ENV_READ = re.compile(r'env_(?:or|parse|millis)\(\s*"([A-Z0-9_]+)"|env::var\(\s*"([A-Z0-9_]+)"')
 
@@ -43,7 +45,7 @@ def env_read(crate):
     sources = list((ROOT / crate / "src").rglob("*.rs"))
     text = "\n".join(p.read_text() for p in sources)
     if "CommonConfig::from_env" in text:
-        for name in ["config.rs", "db.rs", "kafka.rs"]:
+        for name in ["config.rs", "db.rs", "kafka.rs", "auth.rs"]:
             text += (ROOT / "hifive-common" / "src" / name).read_text()
     names = {a or b for a, b in ENV_READ.findall(text)}
     if "CommonConfig::from_env" in text:
@@ -116,6 +118,11 @@ def main(rendered, compose_file):
             if name == "DATABASE_URL" and service not in ON_POSTGRES:
                 continue
             check(name in provided, f"{service}: reads {name} but the Deployment does not set it")
+        if service in NEEDS_SERVICE_SECRET:
+            secret = [e for e in c.get("env", []) if e["name"] == "SERVICE_TOKEN_SECRET"]
+            ref = secret[0].get("valueFrom", {}).get("secretKeyRef", {}) if secret else {}
+            check(ref.get("name", "").startswith("hifive-service"),
+                  f"{service}: SERVICE_TOKEN_SECRET must come from the hifive-service Secret")
         if service in ON_POSTGRES:
             (db,) = [e for e in c.get("env", []) if e["name"] == "DATABASE_URL"]
             ref = db.get("valueFrom", {}).get("secretKeyRef", {})
@@ -165,6 +172,14 @@ def main(rendered, compose_file):
             check(cond.get("condition") == "service_healthy",
                   f"compose: {service} must wait for {dep} to be healthy")
     check(compose.get("gateway", {}).get("ports") == ["8088:8080"], "compose: gateway on 8088")
+    for service in NEEDS_SERVICE_SECRET:
+        env = (compose.get(service) or {}).get("environment", {})
+        check(len(str(env.get("SERVICE_TOKEN_SECRET", ""))) >= 32,
+              f"compose: {service} needs SERVICE_TOKEN_SECRET (32 characters or more)")
+    for service in ["conference", "pay", "room"]:
+        env = (compose.get(service) or {}).get("environment", {})
+        check(env.get("AUTH_JWKS_URL") and env.get("AUTH_ISSUER"),
+              f"compose: {service} needs AUTH_JWKS_URL and AUTH_ISSUER")
 
     if failures:
         print("deployment wiring: %d problems" % len(failures))

@@ -58,6 +58,11 @@ impl DevIssuer {
         Ok(Self { key, jwk, kid })
     }
 
+    /// Whether an issuer's key is in `dir` (the stack made one).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(KEY_FILE).exists()
+    }
+
     /// The published keys.
     pub fn jwks(&self) -> JwkSet {
         JwkSet {
@@ -123,16 +128,27 @@ pub fn service_secret(dir: &Path) -> anyhow::Result<String> {
         .map(|s| s.trim().to_owned())
 }
 
-/// Serves the issuer on `port` until the process is stopped (`hifive-stack issuer`).
-pub async fn serve(dir: PathBuf, port: u16) -> anyhow::Result<()> {
+/// Serves the issuer on `host:port` until the process is stopped (`hifive-stack issuer`).
+pub async fn serve(dir: PathBuf, host: std::net::IpAddr, port: u16) -> anyhow::Result<()> {
     let issuer = DevIssuer::load_or_create(&dir)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    let listener = tokio::net::TcpListener::bind((host, port))
         .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    let app = issuer.router(&format!("http://127.0.0.1:{port}"));
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    let app = issuer.router(&format!("http://{host}:{port}"));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         })
         .await?;
     Ok(())

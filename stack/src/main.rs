@@ -76,7 +76,8 @@ fn main() -> anyhow::Result<()> {
                 _ => anyhow::bail!("{USAGE}"),
             };
             let dir = PathBuf::from(env_or("DATA_DIR", "data"));
-            return tokio::runtime::Runtime::new()?.block_on(issuer::serve(dir, port));
+            let host = env_parse("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
+            return tokio::runtime::Runtime::new()?.block_on(issuer::serve(dir, host, port));
         }
         Some("token") => return print_token(&args[1..]),
         Some(_) => anyhow::bail!("{USAGE}"),
@@ -316,8 +317,8 @@ fn print_token(args: &[String]) -> anyhow::Result<()> {
     );
     let data_dir = PathBuf::from(env_or("DATA_DIR", "data"));
     anyhow::ensure!(
-        data_dir.join("stack.addr").exists(),
-        "no running stack in {}: start it with script/server",
+        issuer::DevIssuer::exists(&data_dir),
+        "no development issuer in {}: start the stack with script/server",
         data_dir.display()
     );
     let issuer = issuer::DevIssuer::load_or_create(&data_dir)?;
