@@ -19,6 +19,9 @@ struct Stack {
     control: String,
     gateway: String,
     http: reqwest::Client,
+    /// Tokens of the stack's issuer, as `script/token` prints them.
+    manager: String,
+    customer: String,
 }
 
 impl Stack {
@@ -38,6 +41,7 @@ impl Stack {
             .env("DATA_DIR", &dir)
             .env("KAFKA_PORT", free_port().to_string())
             .env("GATEWAY_PORT", gateway_port.to_string())
+            .env("ISSUER_PORT", free_port().to_string())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
@@ -66,6 +70,26 @@ impl Stack {
             .expect("the control address")
             .trim()
             .to_owned();
+        let token = |role: &str, user: &str| {
+            let out = std::process::Command::new(&bin)
+                .args(["token", role, user])
+                .env("DATA_DIR", &dir)
+                .output()
+                .expect("hifive-stack token");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let (manager, customer) = (token("manager", "boss"), token("customer", "alice"));
+        assert!(
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("script/token customer alice"),
+            "the ready message shows how to get a token"
+        );
         Self {
             child,
             log,
@@ -73,6 +97,8 @@ impl Stack {
             control,
             gateway: format!("http://127.0.0.1:{gateway_port}"),
             http: reqwest::Client::new(),
+            manager,
+            customer,
         }
     }
 
@@ -117,10 +143,17 @@ impl Stack {
         );
     }
 
+    /// A manager registers rooms, customer alice books.
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = if path.starts_with("/rooms") {
+            &self.manager
+        } else {
+            &self.customer
+        };
         let r = self
             .http
             .post(format!("{}{path}", self.gateway))
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await
@@ -135,8 +168,17 @@ impl Stack {
             Duration::from_secs(60),
             || {
                 let (http, url) = (self.http.clone(), url.clone());
+                let token = self.customer.clone();
                 async move {
-                    let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+                    let body: Value = http
+                        .get(&url)
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
                     (body["status"] == status).then_some(())
                 }
             },
