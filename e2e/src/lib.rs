@@ -649,6 +649,30 @@ impl System {
         self.url_of(name)
     }
 
+    /// `GET path` on a service's own port (health, operator endpoints): status and JSON body.
+    pub async fn health(&self, service: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url_of(service)))
+            .send()
+            .await
+            .expect("the service answers");
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
+    }
+
+    /// Pay's simulated processing time (`PAY_ADMIN_ENABLED=true`): `500`, `"400..620"` or
+    /// `null` (off).
+    pub async fn set_pay_latency(&self, latency: Value) {
+        let r = self
+            .http
+            .put(format!("{}/admin/overload", self.url_of("pay")))
+            .json(&serde_json::json!({ "latencyMs": latency }))
+            .send()
+            .await
+            .expect("pay answers");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+
     /// The service's log so far.
     pub fn log(&self, name: &str) -> String {
         fs::read_to_string(self.dir.0.join(format!("{name}.log"))).unwrap_or_default()

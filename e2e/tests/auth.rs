@@ -21,6 +21,10 @@ async fn as_(
         .await
 }
 
+/// Requests (method, path, expected status); `{id}` and `{pay}` stand for a booking and its
+/// payment.
+type Cases<'a> = &'a [(&'a str, &'a str, u16)];
+
 fn assert_401(reply: &e2e::Reply, what: &str) {
     assert_eq!(reply.status, 401, "{what}: {}", reply.text);
     assert_eq!(reply.json["error"], "unauthorized", "{what}");
@@ -162,144 +166,91 @@ async fn each_role_may_do_what_the_spec_says_and_bad_tokens_are_401() {
     let pay_id = booked.json["payId"].as_i64().unwrap();
     let admin = sys.token("admin", "root");
 
-    let room = Some(json!({"roomNumber": 2}));
-    let book = Some(json!({"roomNumber": 1}));
-    let cases: Vec<(Who, &str, String, Option<Value>, u16)> = vec![
-        // Anyone reads room states and notifications.
-        (Who::Anonymous, "GET", "/roomStates".into(), None, 200),
+    let anyone: Cases = &[
+        ("GET", "/roomStates", 200),
         (
-            Who::Anonymous,
             "GET",
-            "/roomStates/search/findByRoomNumber?roomNumber=1".into(),
-            None,
+            "/roomStates/search/findByRoomNumber?roomNumber=1",
             200,
         ),
-        (Who::Anonymous, "GET", "/notifications".into(), None, 200),
-        // Everything else needs a token.
-        (
-            Who::Anonymous,
-            "POST",
-            "/conferences".into(),
-            book.clone(),
-            401,
-        ),
-        (Who::Anonymous, "GET", "/conferences".into(), None, 401),
-        (
-            Who::Anonymous,
-            "GET",
-            format!("/conferences/{id}"),
-            None,
-            401,
-        ),
-        (
-            Who::Anonymous,
-            "DELETE",
-            format!("/conferences/{id}"),
-            None,
-            401,
-        ),
-        (Who::Anonymous, "GET", "/pays".into(), None, 401),
-        (Who::Anonymous, "GET", format!("/pays/{pay_id}"), None, 401),
-        (Who::Anonymous, "POST", "/rooms".into(), room.clone(), 401),
-        (Who::Anonymous, "GET", "/rooms".into(), None, 401),
-        (Who::Anonymous, "GET", "/rooms/1".into(), None, 401),
-        // A customer books and reads their own; rooms are the managers'.
-        (
-            Who::Customer("alice"),
-            "GET",
-            "/conferences".into(),
-            None,
-            200,
-        ),
-        (
-            Who::Customer("alice"),
-            "GET",
-            format!("/conferences/{id}"),
-            None,
-            200,
-        ),
-        (Who::Customer("alice"), "GET", "/pays".into(), None, 200),
-        (
-            Who::Customer("alice"),
-            "GET",
-            format!("/pays/{pay_id}"),
-            None,
-            200,
-        ),
-        (
-            Who::Customer("alice"),
-            "POST",
-            "/rooms".into(),
-            room.clone(),
-            403,
-        ),
-        (Who::Customer("alice"), "GET", "/rooms".into(), None, 403),
-        (Who::Customer("alice"), "GET", "/rooms/1".into(), None, 403),
-        (
-            Who::Customer("alice"),
-            "GET",
-            format!("/rooms/search/findByPayId?payId={pay_id}"),
-            None,
-            403,
-        ),
-        (
-            Who::Customer("alice"),
-            "GET",
-            "/roomStates".into(),
-            None,
-            200,
-        ),
-        // A manager registers and reads rooms and reads every booking and payment, but does
-        // not book or cancel for customers.
-        (Who::Manager, "GET", "/rooms".into(), None, 200),
-        (Who::Manager, "GET", "/rooms/1".into(), None, 200),
-        (
-            Who::Manager,
-            "GET",
-            format!("/rooms/search/findByPayId?payId={pay_id}"),
-            None,
-            200,
-        ),
-        (Who::Manager, "GET", "/conferences".into(), None, 200),
-        (Who::Manager, "GET", format!("/conferences/{id}"), None, 200),
-        (Who::Manager, "GET", "/pays".into(), None, 200),
-        (Who::Manager, "GET", format!("/pays/{pay_id}"), None, 200),
-        (
-            Who::Manager,
-            "POST",
-            "/conferences".into(),
-            book.clone(),
-            403,
-        ),
-        (
-            Who::Manager,
-            "DELETE",
-            format!("/conferences/{id}"),
-            None,
-            403,
-        ),
-        // A valid token with a role HiFive does not know may do nothing but what anyone may.
-        (Who::Token(&admin), "GET", "/conferences".into(), None, 403),
-        (
-            Who::Token(&admin),
-            "POST",
-            "/conferences".into(),
-            book.clone(),
-            403,
-        ),
-        (Who::Token(&admin), "GET", "/pays".into(), None, 403),
-        (Who::Token(&admin), "GET", "/rooms".into(), None, 403),
-        (Who::Token(&admin), "GET", "/roomStates".into(), None, 200),
+        ("GET", "/notifications", 200),
     ];
-    for (who, method, path, body, expected) in cases {
-        let r = as_(&sys, who, method, &path, body).await;
-        assert_eq!(r.status, expected, "{who:?} {method} {path}: {}", r.text);
-        match expected {
-            401 => assert_401(&r, &format!("{who:?} {method} {path}")),
-            403 => assert_eq!(r.json["error"], "forbidden", "{method} {path}"),
-            _ => {}
+    let everything_else: Cases = &[
+        ("POST", "/conferences", 401),
+        ("GET", "/conferences", 401),
+        ("GET", "/conferences/{id}", 401),
+        ("DELETE", "/conferences/{id}", 401),
+        ("GET", "/pays", 401),
+        ("GET", "/pays/{pay}", 401),
+        ("POST", "/rooms", 401),
+        ("GET", "/rooms", 401),
+        ("GET", "/rooms/1", 401),
+    ];
+    // A customer books and reads their own; rooms are the managers'.
+    let customer: Cases = &[
+        ("GET", "/conferences", 200),
+        ("GET", "/conferences/{id}", 200),
+        ("GET", "/pays", 200),
+        ("GET", "/pays/{pay}", 200),
+        ("POST", "/rooms", 403),
+        ("GET", "/rooms", 403),
+        ("GET", "/rooms/1", 403),
+        ("GET", "/rooms/search/findByPayId?payId={pay}", 403),
+        ("GET", "/roomStates", 200),
+    ];
+    // A manager registers and reads rooms and reads every booking and payment, but does not
+    // book or cancel for customers.
+    let manager: Cases = &[
+        ("GET", "/rooms", 200),
+        ("GET", "/rooms/1", 200),
+        ("GET", "/rooms/search/findByPayId?payId={pay}", 200),
+        ("GET", "/conferences", 200),
+        ("GET", "/conferences/{id}", 200),
+        ("GET", "/pays", 200),
+        ("GET", "/pays/{pay}", 200),
+        ("POST", "/conferences", 403),
+        ("DELETE", "/conferences/{id}", 403),
+    ];
+    // A valid token with a role HiFive does not know may do only what anyone may.
+    let unknown_role: Cases = &[
+        ("GET", "/conferences", 403),
+        ("POST", "/conferences", 403),
+        ("GET", "/pays", 403),
+        ("GET", "/rooms", 403),
+        ("GET", "/roomStates", 200),
+    ];
+    let table: [(Who, Cases); 6] = [
+        (Who::Anonymous, anyone),
+        (Who::Anonymous, everything_else),
+        (Who::Customer("alice"), customer),
+        (Who::Manager, manager),
+        (Who::Token(&admin), unknown_role),
+        (Who::Token(&admin), anyone),
+    ];
+    let mut checked = 0;
+    for (who, cases) in table {
+        for (method, path, expected) in cases {
+            let path = path
+                .replace("{id}", &id.to_string())
+                .replace("{pay}", &pay_id.to_string());
+            // What a client of that endpoint would send.
+            let body = match (*method, path.as_str()) {
+                ("POST", "/rooms") => Some(json!({"roomNumber": 2})),
+                ("POST", "/conferences") => Some(json!({"roomNumber": 1})),
+                _ => None,
+            };
+            let r = as_(&sys, who, method, &path, body).await;
+            assert_eq!(r.status, *expected, "{who:?} {method} {path}: {}", r.text);
+            match expected {
+                401 => assert_401(&r, &format!("{who:?} {method} {path}")),
+                403 => assert_eq!(r.json["error"], "forbidden", "{method} {path}"),
+                _ => {}
+            }
+            checked += 1;
         }
     }
+    assert_eq!(checked, 38);
+    let book = Some(json!({"roomNumber": 1}));
     // The refused requests changed nothing.
     let s = sys.snapshot().await;
     assert_eq!(s.bookings.len(), 1, "bookings: {:?}", s.bookings);
@@ -507,7 +458,7 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
     assert_eq!(bad_key.json["error"], "invalid_idempotency_key");
 
     // Two at once with one key: one is carried out, the other is told it is in flight.
-    set_pay_latency(&sys, json!(1500)).await;
+    sys.set_pay_latency(json!(1500)).await;
     let (x, y) = tokio::join!(post(&sys, alice, "key-2", 3), post(&sys, alice, "key-2", 3));
     let mut statuses = [x.status.as_u16(), y.status.as_u16()];
     statuses.sort();
@@ -517,7 +468,7 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
     let winner = if x.status == 201 { &x } else { &y };
     let replay = post(&sys, alice, "key-2", 3).await;
     assert_eq!(replay.json, winner.json, "{}", replay.text);
-    set_pay_latency(&sys, Value::Null).await;
+    sys.set_pay_latency(Value::Null).await;
 
     // A refusal (pay down: 503 + Retry-After) leaves the key free: the retry books.
     sys.kill("pay").await;
@@ -599,16 +550,6 @@ async fn post(sys: &System, who: Who<'_>, key: &str, room: i64) -> e2e::Reply {
         &[("idempotency-key", key)],
     )
     .await
-}
-
-async fn set_pay_latency(sys: &System, latency: Value) {
-    let r = reqwest::Client::new()
-        .put(format!("{}/admin/overload", sys.service("pay")))
-        .json(&json!({ "latencyMs": latency }))
-        .send()
-        .await
-        .expect("pay answers");
-    assert_eq!(r.status(), 200);
 }
 
 /// The gateway's limits: a client over its rate gets 429 + Retry-After (another client does
@@ -754,12 +695,7 @@ async fn auth_off_is_for_demos_and_says_so() {
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     for service in ["conference", "pay", "room"] {
-        let health: Value = reqwest::get(format!("{}/health/ready", sys.service(service)))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, health) = sys.health(service, "/health/ready").await;
         assert_eq!(
             health["components"]["auth"]["mode"], "off",
             "{service}: {health}"

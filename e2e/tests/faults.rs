@@ -10,12 +10,7 @@ use e2e::{System, eventually};
 async fn readiness(sys: &System) -> Vec<(u16, serde_json::Value)> {
     let mut all = Vec::new();
     for name in ["conference", "pay", "room", "customer-center"] {
-        let r = reqwest::get(format!("{}/health/ready", sys.service(name)))
-            .await
-            .expect("the service answers");
-        let status = r.status().as_u16();
-        let body: serde_json::Value = r.json().await.unwrap_or_default();
-        all.push((status, body));
+        all.push(sys.health(name, "/health/ready").await);
     }
     all
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e::{Options, System, eventually};
 use hifive_stack::supervisor::{Checks, Happening};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Checks quick enough for a test (an orchestrator's are slower).
 fn quick_checks() -> Options {
@@ -22,13 +22,6 @@ fn quick_checks() -> Options {
         },
         ..Options::default()
     }
-}
-
-async fn health(sys: &System, service: &str, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{}{path}", sys.service(service)))
-        .await
-        .expect("the service answers");
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
 
 async fn wedge(sys: &System, service: &str, how: &str) {
@@ -76,7 +69,7 @@ async fn a_stalled_consumer_is_recreated_then_restarted_and_the_saga_completes()
         "room reports its consumer stalled",
         Duration::from_secs(30),
         || async {
-            let (status, body) = health(&sys, "room", "/health/ready").await;
+            let (status, body) = sys.health("room", "/health/ready").await;
             let kafka = body["components"]["kafka"].clone();
             (status == 200 && kafka["stalled"] == true).then_some(kafka)
         },
@@ -86,7 +79,7 @@ async fn a_stalled_consumer_is_recreated_then_restarted_and_the_saga_completes()
     assert!(stalled["stalledSeconds"].as_f64().is_some(), "{stalled}");
     sys.until_status(&format!("/conferences/{first}"), "ASSIGNED")
         .await;
-    let (_, body) = health(&sys, "room", "/health/ready").await;
+    let (_, body) = sys.health("room", "/health/ready").await;
     assert_eq!(body["components"]["kafka"]["recoveries"], 1, "{body}");
     assert!(sys.log("room").contains("consumer stalled"));
     assert!(
@@ -143,7 +136,7 @@ async fn conference_refuses_bookings_while_the_saga_is_behind_and_admits_again_a
         "{}",
         refused.text
     );
-    let (_, body) = health(&sys, "conference", "/health/ready").await;
+    let (_, body) = sys.health("conference", "/health/ready").await;
     assert_eq!(
         body["status"], "UP",
         "refusing bookings is not being unready"

@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 use e2e::System;
 use serde_json::{Value, json};
 
-async fn set_pay_latency(sys: &System, latency: Value) {
-    let r = reqwest::Client::new()
-        .put(format!("{}/admin/overload", sys.service("pay")))
-        .json(&json!({ "latencyMs": latency }))
-        .send()
-        .await
-        .expect("pay answers");
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
 async fn count(sys: &System) -> usize {
     sys.snapshot().await.bookings.len()
 }
@@ -40,7 +30,7 @@ async fn slow_pay_opens_the_breaker_then_bookings_recover_without_restarts() {
 
     // Pay becomes slower than conference's timeout: calls time out (503
     // payment_unavailable) until the breaker opens (503 payment_busy, pay not called).
-    set_pay_latency(&sys, json!(1500)).await;
+    sys.set_pay_latency(json!(1500)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let busy = loop {
         let r = sys.post("/conferences", json!({ "roomNumber": 2 })).await;
@@ -65,12 +55,7 @@ async fn slow_pay_opens_the_breaker_then_bookings_recover_without_restarts() {
         "{}",
         busy.text
     );
-    let ready: Value = reqwest::get(format!("{}/health/ready", sys.service("conference")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = sys.health("conference", "/health/ready").await;
     assert_eq!(
         ready["components"]["payCircuitBreaker"]["status"], "OPEN",
         "{ready}"
@@ -98,7 +83,7 @@ async fn slow_pay_opens_the_breaker_then_bookings_recover_without_restarts() {
     );
 
     // Pay is fast again: the breaker half-opens, a trial succeeds, bookings flow again.
-    set_pay_latency(&sys, Value::Null).await;
+    sys.set_pay_latency(Value::Null).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let booked = loop {
         let r = sys.post("/conferences", json!({ "roomNumber": 3 })).await;
@@ -127,7 +112,7 @@ async fn a_payment_made_after_conference_gave_up_is_refunded() {
     sys.register_room(1).await;
     // Room is down, so no Assigned can overtake pay's late answer.
     sys.kill("room").await;
-    set_pay_latency(&sys, json!(1500)).await;
+    sys.set_pay_latency(json!(1500)).await;
     let r = sys.post("/conferences", json!({ "roomNumber": 1 })).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.json["error"], "payment_unavailable", "{}", r.text);
@@ -150,7 +135,7 @@ async fn a_booking_cancelled_while_pay_answers_gets_409_and_its_payment_is_refun
         System::start_with(&[("PAY_ADMIN_ENABLED", "true"), ("PAY_TIMEOUT_MS", "10000")]).await;
     sys.register_room(1).await;
     // Pay records the payment, then takes 2 s to answer.
-    set_pay_latency(&sys, json!(2000)).await;
+    sys.set_pay_latency(json!(2000)).await;
     let booking = sys.post("/conferences", json!({ "roomNumber": 1 }));
     let cancel = async {
         // The system is fresh: this booking is conference 1. Cancel it mid pay call.
