@@ -153,6 +153,11 @@ def main(rendered, compose_file):
               "HPA: CPU 15%")
     for name in ["kafka", "postgres"]:
         check(name in by_kind.get("StatefulSet", {}), f"no StatefulSet {name}")
+    pay_policy = by_kind.get("NetworkPolicy", {}).get("pay-ingress")
+    check(pay_policy is not None, "no NetworkPolicy keeping pay to conference and the gateway")
+    if pay_policy:
+        allowed = set(pay_policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"])
+        check(allowed == {"conference", "gateway"}, f"pay-ingress admits {allowed}")
 
     compose = yaml.safe_load(Path(compose_file).read_text())["services"]
     for service in SERVICES:

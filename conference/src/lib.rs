@@ -24,6 +24,7 @@ use hifive_common::{
     idempotency::{self, IdempotencyKey, Prior, Stored},
 };
 use shared_events::{Envelope, Event};
+use tracing::Instrument;
 
 use crate::{
     domain::OnPaid,
@@ -218,26 +219,44 @@ fn created(base: &BaseUrl, booking: &store::Booking) -> Stored {
 }
 
 impl AppState {
-    /// The answer to a request whose `Idempotency-Key` an earlier request holds. One that
-    /// was cut short (the service stopped before answering) is answered from its booking.
-    async fn answer_prior(&self, prior: Prior, base: &BaseUrl) -> Result<Response, AppError> {
-        if let Prior::InFlight { resource, since } = &prior
-            && since.as_str() < hifive_common::db::ago(self.stuck_after).as_str()
-            && let Some(id) = resource
-                .strip_prefix("conference:")
-                .and_then(|id| id.parse::<i64>().ok())
-        {
-            let mut conn = self.db.acquire().await?;
-            if let Some(booking) = store::find(&mut conn, id).await?
-                && booking.status != domain::Status::Created
-            {
-                drop(conn);
+    /// The answer to a request whose `Idempotency-Key` an earlier request holds, or `None`
+    /// when the key is free again and the request goes ahead. An earlier request that was cut
+    /// short (the service stopped before it answered) is answered from its booking once the
+    /// booking has moved on; one whose booking ended unpaid frees the key.
+    async fn answer_prior(
+        &self,
+        prior: Prior,
+        base: &BaseUrl,
+    ) -> Result<Option<Response>, AppError> {
+        let Prior::InFlight { resource, since } = &prior else {
+            return Ok(Some(prior.answer()));
+        };
+        let stale = since.as_str() < hifive_common::db::ago(self.stuck_after).as_str();
+        let id = resource
+            .strip_prefix("conference:")
+            .and_then(|id| id.parse::<i64>().ok());
+        let (true, Some(id)) = (stale, id) else {
+            return Ok(Some(prior.answer()));
+        };
+        let mut conn = self.db.acquire().await?;
+        let booking = store::find(&mut conn, id).await?;
+        drop(conn);
+        match booking.map(|b| (b.status, b)) {
+            Some((domain::Status::Created, _)) => Ok(Some(prior.answer())),
+            Some((
+                domain::Status::Paid | domain::Status::Assigned | domain::Status::Rejected,
+                booking,
+            )) => {
                 let answer = created(base, &booking);
                 store::complete_key(&self.db, id, &answer).await?;
-                return Ok(Prior::Done(answer).answer());
+                Ok(Some(Prior::Done(answer).answer()))
+            }
+            // Never paid, or no longer there: the retry books anew.
+            _ => {
+                store::release_key(&self.db, id).await?;
+                Ok(None)
             }
         }
-        Ok(prior.answer())
     }
 }
 
@@ -260,31 +279,70 @@ async fn apply(
     );
     if let Some(attempt) = &attempt
         && let Some(prior) = idempotency::lookup(&app.db, attempt).await?
+        && let Some(answer) = app.answer_prior(prior, &base).await?
     {
-        return app.answer_prior(prior, &base).await;
+        return Ok(answer);
     }
     // Refused at once (nothing stored) while the saga is behind, the breaker open or the
     // bulkhead full.
     app.saga.admit().await.map_err(|e| app.saga_busy(&e))?;
     let admission = app.pay.admit().map_err(|e| app.busy(&e))?;
+    let booking = Booking {
+        room_number,
+        customer: caller.subject,
+        request_id,
+        attempt,
+    };
+    // Once started, a booking is carried to its end even if the client goes away meanwhile:
+    // its answer is then kept for its Idempotency-Key.
+    tokio::spawn(book(app, base, booking, admission).instrument(tracing::Span::current()))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "booking task failed");
+            Err(AppError::internal("the booking could not be finished"))
+        })
+}
+
+/// What a customer asked to book.
+struct Booking {
+    room_number: i64,
+    customer: String,
+    request_id: String,
+    attempt: Option<idempotency::Attempt>,
+}
+
+/// Creates the booking, pays for it and records the payment (or the failure).
+async fn book(
+    app: AppState,
+    base: BaseUrl,
+    asked: Booking,
+    admission: pay_guard::Admission,
+) -> Result<Response, AppError> {
+    let Booking {
+        room_number,
+        customer,
+        request_id,
+        attempt,
+    } = asked;
     let id = match store::create(
         &app.db,
         room_number,
-        &caller.subject,
+        &customer,
         &request_id,
         attempt.as_ref(),
     )
     .await?
     {
         Ok(id) => id,
-        Err(prior) => return app.answer_prior(prior, &base).await,
+        // Another request with the key got there first.
+        Err(prior) => return Ok(prior.answer()),
     };
     tracing::Span::current().record("conference_id", id);
     tracing::info!(conference_id = id, room_number, "booking created; paying");
     let request = PayRequest {
         conference_id: id,
         room_number,
-        customer: caller.subject.clone(),
+        customer,
         request_id: request_id.clone(),
     };
     let render = |booking: &store::Booking| created(&base, booking);

@@ -368,3 +368,10 @@ pub async fn complete_key(db: &AnyPool, id: i64, answer: &Stored) -> Result<(), 
     let mut conn = db.acquire().await?;
     idempotency::complete(&mut conn, &resource(id), answer).await
 }
+
+/// Frees a booking's `Idempotency-Key` whose request was cut short and whose booking ended
+/// unpaid (or is gone): a retry books anew.
+pub async fn release_key(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    idempotency::release(&mut conn, &resource(id)).await
+}

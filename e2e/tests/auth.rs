@@ -426,7 +426,7 @@ async fn a_customer_sees_and_cancels_only_their_own_bookings_and_payments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_with_an_idempotency_key_create_nothing_twice() {
     let mut sys = System::start_with(&[("PAY_ADMIN_ENABLED", "true")]).await;
-    for room in 1..=4 {
+    for room in 1..=5 {
         sys.register_room(room).await;
     }
     let alice = Who::Customer("alice");
@@ -468,6 +468,33 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
     let winner = if x.status == 201 { &x } else { &y };
     let replay = post(&sys, alice, "key-2", 3).await;
     assert_eq!(replay.json, winner.json, "{}", replay.text);
+    // A client that gives up while pay answers: the booking is carried to its end all the
+    // same, and the retry gets its answer (not a second booking, not a 409 for long).
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/conferences", sys.gateway()))
+        .bearer_auth(sys.token("customer", "alice"))
+        .header("idempotency-key", "key-4")
+        .json(&json!({"roomNumber": 5}))
+        .send()
+        .await;
+    assert!(
+        gave_up.is_err(),
+        "the client should have given up: {gave_up:?}"
+    );
+    let answered = e2e::eventually(
+        "the retry with key-4 is answered",
+        Duration::from_secs(10),
+        || async {
+            let r = post(&sys, alice, "key-4", 5).await;
+            (r.status == 201).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(answered.header("idempotent-replayed"), Some("true"));
     sys.set_pay_latency(Value::Null).await;
 
     // A refusal (pay down: 503 + Retry-After) leaves the key free: the retry books.
@@ -504,7 +531,7 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
     rooms.sort();
     assert_eq!(
         rooms,
-        vec![1, 2, 3, 4],
+        vec![1, 2, 3, 4, 5],
         "one active booking per key and user: {active:?}"
     );
 

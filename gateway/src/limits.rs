@@ -126,24 +126,18 @@ impl RateLimit {
         }
     }
 
+    /// Who the client is: its address, an IPv6 address by its /64 (one subscriber's
+    /// network), so that rotating addresses within it does not escape the limit.
     fn client(&self, req: &Request) -> Option<IpAddr> {
-        if let Some(name) = &self.client_ip_header {
-            // The proxy in front appends the address it saw last.
-            let forwarded = req
-                .headers()
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|ip| ip.trim().parse().ok())
-                .next_back();
-            if forwarded.is_some() {
-                return forwarded;
-            }
-        }
-        req.extensions()
+        let peer = req
+            .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = self
+            .client_ip_header
+            .as_ref()
+            .and_then(|name| last_forwarded(req.headers().get_all(name).iter()));
+        forwarded.or(peer).map(network_of)
     }
 
     /// `Err(wait)` when the client has used its allowance.
@@ -154,10 +148,36 @@ impl RateLimit {
     }
 }
 
+/// The address the trusted proxy in front appended: the last entry of the header only (the
+/// ones before it are whatever the client sent), without a port; none if it is not an
+/// address (then the peer address counts).
+fn last_forwarded<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<IpAddr> {
+    let last = values.last()?.to_str().ok()?.rsplit(',').next()?.trim();
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::from(segments)
+        }
+        IpAddr::V6(v6) => IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        v4 => v4,
+    }
+}
+
 /// The middleware: `429` + `Retry-After` (whole seconds, at least 1) over the allowance.
 pub async fn rate_limit(limit: RateLimit, req: Request, next: Next) -> Response {
     // The gateway's own probes are not the public's requests.
-    if req.uri().path().starts_with("/health/") {
+    let path = req.uri().path();
+    if req.method() == Method::GET && (path == "/health/live" || path == "/health/ready") {
         return next.run(req).await;
     }
     if let Some(client) = limit.client(&req)
@@ -221,5 +241,32 @@ mod tests {
             "{wait:?}"
         );
         assert!(limit.check(b).is_ok());
+    }
+
+    #[test]
+    fn only_the_last_forwarded_address_counts_and_ipv6_by_its_network() {
+        let values = |vs: &[&'static str]| -> Vec<HeaderValue> {
+            vs.iter().map(|v| HeaderValue::from_static(v)).collect()
+        };
+        let last = |vs: &[&'static str]| last_forwarded(values(vs).iter());
+        assert_eq!(
+            last(&["1.1.1.1, 10.0.0.7"]),
+            Some("10.0.0.7".parse().unwrap())
+        );
+        assert_eq!(
+            last(&["1.1.1.1", "10.0.0.7:5123"]),
+            Some("10.0.0.7".parse().unwrap())
+        );
+        // A spoofed first entry is never used, even when the last one is not an address.
+        assert_eq!(last(&["1.1.1.1, unknown"]), None);
+        assert_eq!(last(&[]), None);
+        assert_eq!(
+            network_of("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap()),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            network_of("::ffff:10.0.0.1".parse().unwrap()),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

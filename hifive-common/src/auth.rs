@@ -84,6 +84,11 @@ impl AuthConfig {
                 secret.len() >= 32,
                 "SERVICE_TOKEN_SECRET must be at least 32 characters"
             );
+            // The examples in the deployment files: anyone could sign payment grants with them.
+            anyhow::ensure!(
+                !secret.contains("change-me"),
+                "SERVICE_TOKEN_SECRET is the example value: set your own (openssl rand -hex 32)"
+            );
         }
         Ok(config)
     }
@@ -381,11 +386,17 @@ impl Auth {
     /// Whether an unknown key may be looked for at the issuer now (rate limited, so that
     /// forged tokens cannot make a service hammer its issuer).
     fn may_refetch(&self) -> bool {
-        self.inner
-            .last_fetch
-            .lock()
-            .map(|last| last.is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY))
-            .unwrap_or(false)
+        // Checked and taken under one lock: of many requests naming an unknown key at once,
+        // one fetches.
+        let Ok(mut last) = self.inner.last_fetch.lock() else {
+            return false;
+        };
+        if last.is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY) {
+            *last = Some(Instant::now());
+            true
+        } else {
+            false
+        }
     }
 
     /// Checks a user's bearer token; returns who it is.

@@ -50,7 +50,14 @@ impl AppError {
             None => "Bearer realm=\"hifive\"".to_owned(),
             Some(error) => format!(
                 "Bearer realm=\"hifive\", error=\"{error}\", error_description=\"{}\"",
-                detail.replace(['"', '\\'], "'")
+                // A header value: printable ASCII only, no quotes (the detail may echo a token).
+                detail
+                    .chars()
+                    .map(|c| match c {
+                        ' '..='~' if c != '"' && c != '\\' => c,
+                        _ => '\'',
+                    })
+                    .collect::<String>()
             ),
         };
         Self {
