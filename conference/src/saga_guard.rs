@@ -102,6 +102,7 @@ pub struct SagaGuard {
     outbox: Outbox,
     consumer: Arc<ConsumerStatus>,
     refused: Arc<AtomicU64>,
+    admitted: Arc<AtomicU64>,
 }
 
 impl SagaGuard {
@@ -112,6 +113,7 @@ impl SagaGuard {
             outbox,
             consumer,
             refused: Arc::default(),
+            admitted: Arc::default(),
         }
     }
 
@@ -131,9 +133,14 @@ impl SagaGuard {
     /// Whether a new booking may start now.
     pub async fn admit(&self) -> Result<(), SagaBusy> {
         let load = self.load().await;
-        admit(&self.limits, &load).inspect_err(|_| {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-        })
+        let verdict = admit(&self.limits, &load);
+        let counter = if verdict.is_ok() {
+            &self.admitted
+        } else {
+            &self.refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        verdict
     }
 
     /// `/health/ready` details (they do not decide readiness), from the last readings.
@@ -154,6 +161,7 @@ impl SagaGuard {
             "maxLagSeconds": self.limits.max_lag.as_secs_f64(),
             "maxOutbox": self.limits.max_outbox,
             "maxOutboxAgeSeconds": self.limits.max_outbox_age.as_secs_f64(),
+            "admitted": self.admitted.load(Ordering::Relaxed),
             "refused": self.refused.load(Ordering::Relaxed),
         })
     }

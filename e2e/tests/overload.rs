@@ -8,6 +8,16 @@ use std::time::{Duration, Instant};
 use e2e::System;
 use serde_json::{Value, json};
 
+/// The id of the system's one booking, once it exists.
+async fn the_booking(sys: &System) -> i64 {
+    let page = sys
+        .until("there is a booking", "/conferences", |v| {
+            v["page"]["totalElements"] == 1
+        })
+        .await;
+    e2e::conference_id(&page["_embedded"]["conferences"][0])
+}
+
 async fn count(sys: &System) -> usize {
     sys.snapshot().await.bookings.len()
 }
@@ -116,7 +126,9 @@ async fn a_payment_made_after_conference_gave_up_is_refunded() {
     let r = sys.post("/conferences", json!({ "roomNumber": 1 })).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.json["error"], "payment_unavailable", "{}", r.text);
-    sys.until_status("/conferences/1", "FAILED").await;
+    let id = the_booking(&sys).await;
+    sys.until_status(&format!("/conferences/{id}"), "FAILED")
+        .await;
     // Pay did charge: conference's ApplyCanceled makes it refund.
     sys.until("the late payment is refunded", "/pays?size=1000", |v| {
         v["_embedded"]["pays"][0]["status"] == "CANCELED"
@@ -138,17 +150,20 @@ async fn a_booking_cancelled_while_pay_answers_gets_409_and_its_payment_is_refun
     sys.set_pay_latency(json!(2000)).await;
     let booking = sys.post("/conferences", json!({ "roomNumber": 1 }));
     let cancel = async {
-        // The system is fresh: this booking is conference 1. Cancel it mid pay call.
-        sys.until_status("/conferences/1", "CREATED").await;
-        sys.delete("/conferences/1").await
+        // Cancel it mid pay call (the system is fresh: it is the only booking).
+        let id = the_booking(&sys).await;
+        sys.until_status(&format!("/conferences/{id}"), "CREATED")
+            .await;
+        (id, sys.delete(&format!("/conferences/{id}")).await)
     };
-    let (booked, cancelled) = tokio::join!(booking, cancel);
+    let (booked, (id, cancelled)) = tokio::join!(booking, cancel);
     assert_eq!(cancelled.status, 204, "{}", cancelled.text);
     assert_eq!(booked.status, 409, "{}", booked.text);
     assert_eq!(booked.json["error"], "booking_ended", "{}", booked.text);
 
-    sys.until_status("/conferences/1", "CANCELED").await;
-    let paid = sys.payments_for(1).await;
+    sys.until_status(&format!("/conferences/{id}"), "CANCELED")
+        .await;
+    let paid = sys.payments_for(id).await;
     assert_eq!(paid.len(), 1, "pay made the payment: {paid:?}");
     sys.until("the payment is refunded", "/pays?size=1000", |v| {
         v["_embedded"]["pays"][0]["status"] == "CANCELED"

@@ -176,9 +176,16 @@ async fn bookings_are_accepted_while_room_is_down_and_assigned_when_it_returns()
     for n in [5, 6] {
         sys.register_room(n).await;
     }
-    // Room must have read the registrations before it goes down (they are in its database).
-    sys.until("room 6 is registered", "/rooms/6", |_| true)
+    // The registrations reached the view before room goes down (its RoomRegistered events
+    // left its outbox).
+    for n in [5, 6] {
+        sys.until(
+            &format!("room {n} is in the view"),
+            &format!("/roomStates/{n}"),
+            |v| v["roomStatus"] == "EMPTY",
+        )
         .await;
+    }
 
     sys.kill("room").await;
     let mut ids = Vec::new();

@@ -7,6 +7,7 @@ use std::net::TcpListener;
 
 use hifive_common::{CommonConfig, KafkaConfig, auth::AuthConfig};
 use serde_json::{Value, json};
+use sqlx::Row;
 
 #[tokio::test]
 async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
@@ -99,6 +100,25 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+
+    // And it is the room's registration, waiting to be published: read the outbox itself.
+    let db = hifive_common::db::connect(
+        &format!("sqlite://{}/room.db", dir.display()),
+        &room::MIGRATIONS,
+    )
+    .await
+    .unwrap();
+    let rows = sqlx::query("SELECT event_type, msg_key, payload FROM outbox")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row.get::<String, _>("event_type"), "RoomRegistered");
+    assert_eq!(row.get::<String, _>("msg_key"), "4");
+    let payload: Value = serde_json::from_str(&row.get::<String, _>("payload")).unwrap();
+    assert_eq!(payload["roomNumber"], 4);
+    assert_eq!(payload["roomStatus"], "EMPTY");
 
     // Stops within its grace time even though the broker never answered.
     stop.cancel();

@@ -475,10 +475,12 @@ impl<P: Policy> Handler<P> {
             attempt += 1;
             match self.apply_once(envelope, ctx).await {
                 Ok(true) => {
+                    self.status.applied(true);
                     self.outbox.wake();
                     break Outcome::Done;
                 }
                 Ok(false) => {
+                    self.status.applied(false);
                     tracing::debug!("duplicate delivery ignored");
                     break Outcome::Done;
                 }

@@ -118,6 +118,9 @@ pub struct ConsumerStatus {
     broker_up: AtomicBool,
     waiting_for_database: AtomicBool,
     recoveries: AtomicU64,
+    /// Events whose effect this instance applied, and deliveries it found done already.
+    applied: AtomicU64,
+    duplicates: AtomicU64,
     settings: StallSettings,
     inner: Mutex<Inner>,
 }
@@ -141,6 +144,8 @@ impl ConsumerStatus {
             broker_up: AtomicBool::new(false),
             waiting_for_database: AtomicBool::new(false),
             recoveries: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
             settings,
             inner: Mutex::new(Inner {
                 tracker: Tracker::new(),
@@ -153,6 +158,16 @@ impl ConsumerStatus {
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An event's effect was applied (`fresh`) or found applied already (a duplicate).
+    pub fn applied(&self, fresh: bool) {
+        let counter = if fresh {
+            &self.applied
+        } else {
+            &self.duplicates
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The simulated wedge (see [`Wedge`]).
@@ -401,6 +416,8 @@ impl ConsumerStatus {
             "stalledSeconds": stalled_seconds.map(round),
             "stallAfterSeconds": self.settings.stall_after.as_secs_f64(),
             "recoveries": self.recoveries(),
+            "applied": self.applied.load(Ordering::Relaxed),
+            "duplicatesSkipped": self.duplicates.load(Ordering::Relaxed),
             "waitingForDatabase": self.waiting_for_database.load(Ordering::Relaxed),
             "partitions": partitions,
         })
