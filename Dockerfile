@@ -1,4 +1,4 @@
-# One image for all five services (and hifive-check); the command picks the service:
+# One image for all five services (and hifive-check, hifive-stack); the command picks one:
 #   docker build -t hifive .
 #   docker run -p 8088:8080 hifive gateway
 FROM rust:1.95-slim-bookworm AS build

@@ -1,6 +1,12 @@
 //! The pay guard (bulkhead → circuit breaker → timeout) against a real HTTP pay whose
 //! behaviour the test controls. Deterministic: states are observed, never timed.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::{
     sync::{
         Arc,

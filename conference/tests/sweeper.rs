@@ -1,6 +1,12 @@
 //! The sweeper for bookings a stopped service left `CREATED` mid pay call, on a real SQLite
 //! database with conference's migrations.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use conference::{domain::Status, store};

@@ -4,6 +4,12 @@
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`, as `script/test` does).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test harness: a failed step fails the test, with its message"
+)]
+
 use std::{
     collections::HashMap,
     fs,

@@ -4,6 +4,12 @@
 //! alone; forged and expired tokens; `Idempotency-Key` replays; rate and body limits; CORS;
 //! and `AUTH_MODE=off`, loud.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use e2e::{Body, System, Who, conference_id, status_of};

@@ -1,6 +1,12 @@
 //! Bad input gets a clear 4xx JSON error and changes nothing (through the gateway, real
 //! services).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use e2e::{Body, System};
 use serde_json::json;
 

@@ -1,6 +1,12 @@
 //! Delivery faults end to end: the same event delivered twice, events arriving late (out of
 //! order), poison messages, and many clients racing for one room. Real broker, real services.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use e2e::{Record, System, conference_id as id_of, eventually, status_of};
 use serde_json::{Value, json};
 

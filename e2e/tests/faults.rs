@@ -2,6 +2,12 @@
 //! the broker as down and keeps what it accepts in its outbox until the broker is back.
 //! (Killing every process in turn under load is `soak.rs`'s reproduction 2.)
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use e2e::{System, eventually};

@@ -4,6 +4,12 @@
 //! by itself within its bound, with stream clients connected and with the broker down (9);
 //! a broker that wedges is restarted by the supervisor.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use e2e::{Options, System, eventually};

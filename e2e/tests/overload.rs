@@ -3,6 +3,12 @@
 //! bookings succeed again, with no restart. Payments that pay made after conference had
 //! given up, or for a booking cancelled while pay was answering, are refunded.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::{Duration, Instant};
 
 use e2e::System;

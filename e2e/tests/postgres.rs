@@ -1,6 +1,12 @@
 //! Polyglot persistence end to end: conference and pay on PostgreSQL (a throwaway local
 //! cluster), room and customer-center on SQLite; the whole saga and its invariants hold.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use e2e::{System, conference_id};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,12 @@
 //! (sharing their Postgres databases) in their consumer groups; the saga still completes and
 //! every invariant holds.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use e2e::{System, eventually};

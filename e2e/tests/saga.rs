@@ -1,6 +1,12 @@
 //! The booking saga end to end, through the gateway, with the real broker and the five
 //! services as separate processes (the seed's httpie scenario and its failure paths).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use e2e::{Body, System, status_of};
 use serde_json::{Value, json};
 

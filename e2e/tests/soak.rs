@@ -3,6 +3,12 @@
 //! a booking with a final status and every acknowledged cancellation done. They run one at a
 //! time (each loads both cores). `script/soak --minutes 10` is the long version.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::time::Duration;
 
 use e2e::{

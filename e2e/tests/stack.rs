@@ -3,6 +3,12 @@
 //! a crashed service reported without taking the others down, and Ctrl-C ending everything
 //! within its bound with a notification stream open and the broker stopped.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::{
     path::PathBuf,
     process::Stdio,

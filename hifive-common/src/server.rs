@@ -92,6 +92,7 @@ impl Wiring {
 
 pub struct Server {
     listener: TcpListener,
+    addr: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -140,6 +141,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Self {
+            addr: listener.local_addr()?,
             listener,
             router: Router::new(),
             shutdown: CancellationToken::new(),
@@ -150,9 +152,7 @@ impl Server {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.addr
     }
 
     pub fn port(&self) -> u16 {

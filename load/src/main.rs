@@ -103,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move {
             while Instant::now() < end {
                 if let Some((state, _)) = breaker(&http, &conference).await {
-                    run.lock().unwrap().saw(start.elapsed(), &state);
+                    run.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .saw(start.elapsed(), &state);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -133,7 +135,10 @@ async fn main() -> anyhow::Result<()> {
                     };
                     mine.push((outcome, t.elapsed()));
                 }
-                run.lock().unwrap().samples.extend(mine);
+                run.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .samples
+                    .extend(mine);
             })
         })
         .collect();

@@ -172,9 +172,9 @@ pub async fn refund(
 ) -> Result<(), sqlx::Error> {
     lock(conn, LockScope::Conference, conference_id).await?;
     let payment = by_conference(conn, conference_id).await?;
-    match domain::on_refund(payment.as_ref().map(Payment::existing)) {
-        OnRefund::Refund(pay_id) => {
-            let payment = payment.expect("refund decided on an existing payment");
+    let decision = domain::on_refund(payment.as_ref().map(Payment::existing));
+    match (decision, payment) {
+        (OnRefund::Refund(pay_id), Some(payment)) => {
             sqlx::query("UPDATE pay SET status = $1, updated_at = $2 WHERE pay_id = $3")
                 .bind(Status::Canceled.as_str())
                 .bind(now())
@@ -190,8 +190,9 @@ pub async fn refund(
             outbox.enqueue(conn, &canceled, request_id).await?;
             tracing::info!(conference_id, pay_id, reason, "payment refunded");
         }
-        OnRefund::AlreadyRefunded => {}
-        OnRefund::Void => {
+        (OnRefund::AlreadyRefunded, _) => {}
+        // (A refund is decided only on a payment that exists: nothing to refund otherwise.)
+        (OnRefund::Void | OnRefund::Refund(_), _) => {
             sqlx::query(
                 "INSERT INTO voided_conference (conference_id, voided_at) VALUES ($1, $2)
                  ON CONFLICT (conference_id) DO NOTHING",

@@ -3,6 +3,12 @@
 //! (started in-process with `App::build`, port 0, a real SQLite file, and a broker address
 //! nothing listens on).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::net::TcpListener;
 
 use hifive_common::{CommonConfig, KafkaConfig, auth::AuthConfig};

@@ -79,12 +79,7 @@ pub async fn prepare(port: u16, dir: &Path) -> anyhow::Result<()> {
         let mut command = tansu(port, dir);
         command.stdin(std::process::Stdio::null());
         // It must not outlive this process if it is killed meanwhile (it would hold the port).
-        // SAFETY: runs in the forked child before exec; one async-signal-safe call (prctl).
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
+        crate::supervisor::die_with_parent(&mut command);
         let mut first = command
             .spawn()
             .context("cannot start tansu: run script/bootstrap to install it")?;

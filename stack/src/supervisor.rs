@@ -220,13 +220,7 @@ impl Supervisor {
         }
         // If the supervisor itself is killed (SIGKILL, a crashed test), its children go with it
         // instead of running on unsupervised.
-        // SAFETY: the closure runs in the forked child before exec and only makes one
-        // async-signal-safe system call (prctl).
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
+        die_with_parent(command.as_std_mut());
         match &spec.output {
             Output::File(path) => {
                 let file = std::fs::OpenOptions::new()
@@ -612,5 +606,22 @@ async fn prefix(name: String, stream: impl AsyncRead + Unpin) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         println!("[{name}] {line}");
+    }
+}
+
+/// The child started by `command` is killed when the thread that spawned it ends (the
+/// supervisor's process dies): `PR_SET_PDEATHSIG`.
+#[expect(
+    unsafe_code,
+    reason = "pre_exec runs in the forked child before exec; it makes one async-signal-safe call (prctl)"
+)]
+pub fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes one
+    // async-signal-safe system call (prctl).
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
     }
 }

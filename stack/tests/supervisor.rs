@@ -1,6 +1,12 @@
 //! The supervisor with real processes (`sh`, `sleep`) and a real HTTP liveness endpoint that
 //! the test switches between healthy and failing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::{
     sync::{
         Arc,

@@ -6,6 +6,12 @@
 //! then runs `hifive-check` and prints what was measured. Exit status 0 when every invariant
 //! holds and every `201` is accounted for, 1 otherwise (the data dir is then kept).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 use std::{process::ExitCode, time::Duration};
 
 use e2e::{
