@@ -1,5 +1,5 @@
 //! The consistency checker: reads every booking, payment, room and room state through the
-//! gateway and reports each broken invariant of SPEC.md with the ids involved.
+//! gateway and reports each broken invariant of docs/contract.md with the ids involved.
 //!
 //! [`check`] is pure (a snapshot in, violations out); [`Snapshot::fetch`] does the reading.
 
@@ -50,7 +50,7 @@ pub struct Snapshot {
     pub room_states: Vec<Room>,
 }
 
-/// One broken invariant (numbered as in SPEC.md).
+/// One broken invariant (numbered as in docs/contract.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub invariant: u8,
@@ -70,7 +70,7 @@ const FINAL: [&str; 4] = [
     booking::FAILED,
 ];
 
-/// Checks SPEC.md's invariants 1–6 on a snapshot of a quiet system. `accepted` are the ids
+/// Checks the contract's invariants 1–6 on a snapshot of a quiet system. `accepted` are the ids
 /// of bookings that got a 201 (invariant 6); pass none to skip that part.
 pub fn check(s: &Snapshot, accepted: &[i64]) -> Vec<Violation> {
     let mut out = Vec::new();

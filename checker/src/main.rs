@@ -13,7 +13,7 @@ use checker::{Snapshot, check, summary};
 const USAGE: &str =
     "usage: hifive-check [--gateway URL] [--token TOKEN] [--accepted FILE] [--wait SECONDS]
 
-Checks SPEC.md's invariants against a running HiFive, through its gateway.
+Checks the contract's invariants against a running HiFive, through its gateway.
   --gateway URL     the gateway (default $HIFIVE_GATEWAY or http://127.0.0.1:8088)
   --token TOKEN     a manager's bearer token (default $HIFIVE_TOKEN; locally: script/token manager)
   --accepted FILE   conference ids that got a 201, one per line: each must exist (invariant 6)

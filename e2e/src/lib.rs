@@ -554,7 +554,7 @@ impl System {
         .expect("the system can be read through the gateway")
     }
 
-    /// Polls the consistency checker until every SPEC.md invariant holds (the system went
+    /// Polls the consistency checker until every invariant of docs/contract.md holds (the system went
     /// quiet); panics with the violations otherwise. Returns the final snapshot.
     pub async fn assert_consistent(&self, accepted: &[i64]) -> checker::Snapshot {
         let deadline = Instant::now() + SETTLE * 2;

@@ -1,4 +1,4 @@
-//! Who may do what (SPEC.md), end to end through the gateway with tokens of the system's
+//! Who may do what (docs/contract.md), end to end through the gateway with tokens of the system's
 //! development issuer: the internal payment call is not routed and pay refuses it without
 //! conference's grant; each role × endpoint; a customer's bookings and payments are theirs
 //! alone; forged and expired tokens; `Idempotency-Key` replays; rate and body limits; CORS;

@@ -21,7 +21,7 @@ async fn readiness(sys: &System) -> Vec<(u16, serde_json::Value)> {
     all
 }
 
-/// SPEC.md liveness 9: readiness means "can serve this instance's HTTP API". With the broker
+/// docs/contract.md, liveness 9: readiness means "can serve this instance's HTTP API". With the broker
 /// down every service stays ready and live, reports the broker as a component, and bookings
 /// are accepted into the outbox; they complete when the broker is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! SPEC.md "Liveness": a consumer that stops moving is noticed, re-created, and restarted by
+//! docs/contract.md, "Liveness": a consumer that stops moving is noticed, re-created, and restarted by
 //! the orchestrator when that does not help (7); conference refuses bookings with
 //! `saga_busy` while the saga is behind instead of piling them up (8); every process stops
 //! by itself within its bound, with stream clients connected and with the broker down (9);

@@ -1,5 +1,5 @@
 //! Sustained load end to end (the "Nothing stalls" issue): its two reproductions and a short
-//! soak with random faults. Each must end with every SPEC.md invariant holding, every `201`
+//! soak with random faults. Each must end with every invariant of docs/contract.md holding, every `201`
 //! a booking with a final status and every acknowledged cancellation done. They run one at a
 //! time (each loads both cores). `script/soak --minutes 10` is the long version.
 

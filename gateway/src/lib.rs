@@ -58,7 +58,7 @@ impl Config {
     }
 }
 
-/// The route table of SPEC.md.
+/// The route table of docs/contract.md.
 pub fn routes(conference: &str, pay: &str, room: &str, customer_center: &str) -> Vec<Route> {
     let route = |prefix, service, upstreams: &str| Route {
         prefix,

@@ -1,4 +1,4 @@
-//! What the gateway lets through: the public API of SPEC.md and nothing else (deny by
+//! What the gateway lets through: the public API of docs/contract.md and nothing else (deny by
 //! default). The internal payment call (`/pays/room_applied`), admin paths and anything the
 //! table does not name answer `404` here, a wrong method `405`, without reaching a service.
 

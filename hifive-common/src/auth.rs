@@ -135,7 +135,7 @@ impl AuthConfig {
     }
 }
 
-/// What a caller may be: the roles of SPEC.md's "Who may do what".
+/// What a caller may be: the roles of the contract's "Who may do what" (docs/contract.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     Customer,
