@@ -1,0 +1,231 @@
+//! Request extractors that turn bad input into clear 4xx answers: JSON object bodies with
+//! lenient numbers, ids in paths and queries, the base URL the client used.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{StatusCode, header, request::Parts},
+};
+use serde_json::{Map, Value, json};
+
+use super::AppError;
+
+/// A JSON object request body. Wrong content type or malformed JSON → 400; not an object → 422.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        Self::check_content_type(&headers)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(unreadable_body)?;
+        Self::from_bytes(&headers, &bytes)
+    }
+}
+
+/// A body that could not be read: too large (`413`, over `HTTP_MAX_BODY_BYTES`) or broken.
+pub fn unreadable_body(e: axum::extract::rejection::BytesRejection) -> AppError {
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            e.body_text(),
+        ),
+        _ => AppError::bad_request("unreadable_body", e.body_text()),
+    }
+}
+
+impl JsonObject {
+    fn check_content_type(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if is_json {
+            Ok(())
+        } else {
+            Err(AppError::bad_request(
+                "unsupported_content_type",
+                "send the body as JSON with Content-Type: application/json",
+            ))
+        }
+    }
+
+    /// The object in a body already read (checked as the extractor does).
+    pub fn from_bytes(headers: &axum::http::HeaderMap, bytes: &[u8]) -> Result<Self, AppError> {
+        Self::check_content_type(headers)?;
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(AppError::unprocessable(
+                "invalid_body",
+                "the body must be a JSON object",
+            )),
+            Err(e) => Err(AppError::bad_request("malformed_json", e.to_string())),
+        }
+    }
+}
+
+impl JsonObject {
+    /// A required positive whole number; numeric strings ("1") are accepted, as the original
+    /// (Jackson) did for httpie's `roomNumber=1`.
+    pub fn id(&self, field: &'static str) -> Result<i64, AppError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(AppError::unprocessable(
+                "missing_field",
+                format!("`{field}` is required"),
+            )),
+            Some(v) => positive_id(v).ok_or_else(|| {
+                AppError::unprocessable(
+                    "invalid_field",
+                    format!("`{field}` must be a positive whole number, got {v}"),
+                )
+            }),
+        }
+    }
+
+    /// An optional whole number ≥ 0 (numeric strings accepted); absent or null → None.
+    pub fn count(&self, field: &'static str) -> Result<Option<i64>, AppError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => whole(v).filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+                AppError::unprocessable(
+                    "invalid_field",
+                    format!("`{field}` must be a whole number ≥ 0, got {v}"),
+                )
+            }),
+        }
+    }
+
+    /// An optional string field.
+    pub fn text(&self, field: &'static str) -> Result<Option<&str>, AppError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(v) => Err(AppError::unprocessable(
+                "invalid_field",
+                format!("`{field}` must be a string, got {v}"),
+            )),
+        }
+    }
+}
+
+fn whole(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn positive_id(v: &Value) -> Option<i64> {
+    whole(v).filter(|n| *n > 0)
+}
+
+/// Parses an id from a path segment: not a positive number → 400.
+pub fn path_id(raw: &str, what: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_id",
+            format!("{what} must be a positive whole number, got {raw:?}"),
+        )
+    })
+}
+
+/// A required query parameter that is a positive whole number.
+pub fn query_id(params: &HashMap<String, String>, name: &str) -> Result<i64, AppError> {
+    let raw = params.get(name).ok_or_else(|| {
+        AppError::bad_request(
+            "missing_parameter",
+            format!("query parameter `{name}` is required"),
+        )
+    })?;
+    path_id(raw, name)
+}
+
+/// `http://host[:port]` as the client addressed us (through the gateway, the gateway's).
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+impl BaseUrl {
+    /// Adds `_links.self.href` to an item.
+    pub fn with_self_link(&self, mut item: Value, path: &str) -> Value {
+        if let Value::Object(map) = &mut item {
+            map.insert(
+                "_links".into(),
+                json!({ "self": { "href": format!("{}{path}", self.0) } }),
+            );
+        }
+        item
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let host = header("x-forwarded-host")
+            .or_else(|| header("host"))
+            .unwrap_or("localhost");
+        let proto = header("x-forwarded-proto").unwrap_or("http");
+        Ok(BaseUrl(format!("{proto}://{host}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> JsonObject {
+        JsonObject(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn ids_accept_numbers_and_numeric_strings() {
+        assert_eq!(obj(json!({"roomNumber": 1})).id("roomNumber").unwrap(), 1);
+        assert_eq!(
+            obj(json!({"roomNumber": "12"})).id("roomNumber").unwrap(),
+            12
+        );
+    }
+
+    #[test]
+    fn ids_reject_missing_and_non_numeric() {
+        for body in [
+            json!({}),
+            json!({"roomNumber": null}),
+            json!({"roomNumber": "one"}),
+            json!({"roomNumber": 0}),
+            json!({"roomNumber": -3}),
+            json!({"roomNumber": 1.5}),
+            json!({"roomNumber": [1]}),
+        ] {
+            let err = obj(body.clone()).id("roomNumber").unwrap_err();
+            assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        }
+    }
+
+    #[test]
+    fn path_ids_must_be_positive_numbers() {
+        assert_eq!(path_id("7", "id").unwrap(), 7);
+        assert_eq!(
+            path_id("x", "id").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert!(path_id("0", "id").is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! HTTP plumbing: the JSON error type ([`error`]), extractors that turn bad input into clear
+//! 4xx answers ([`extract`]), the HAL collection shape ([`paging`]), health routes
+//! ([`health`]), and the request-id / tracing layers (here).
+
+mod error;
+mod extract;
+mod health;
+mod paging;
+
+use axum::{
+    Router,
+    extract::{FromRequestParts, Request},
+    http::request::Parts,
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnFailure, TraceLayer},
+};
+
+pub use error::AppError;
+pub use extract::{BaseUrl, JsonObject, path_id, query_id, unreadable_body};
+pub use health::{Detail, Readiness, consumer_admin_routes, health_routes};
+pub use paging::PageParams;
+
+/// The request's correlation id (`X-Request-Id`, set by [`layers`] when the client sent none).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId(request_id_of(&parts.headers)))
+    }
+}
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+fn request_id_of(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// Request id (kept if sent, else a new UUID), a tracing span per request carrying it
+/// (and `conference_id`, filled in by handlers), the id echoed in the response, and JSON 404s.
+pub fn layers(router: Router) -> Router {
+    router.fallback(unknown_route).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        tracing::info_span!(
+                            "http",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id = %request_id_of(req.headers()),
+                            conference_id = tracing::field::Empty,
+                        )
+                    })
+                    // Handlers log their own failures with context; 5xx answers like 503 readiness are expected.
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id()),
+    )
+}
+
+async fn unknown_route(req: Request) -> AppError {
+    AppError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
