@@ -18,9 +18,9 @@ use axum::{
 };
 use axum_reverse_proxy::{BalancedProxy, ProxyError, ProxyPolicy};
 use hifive_common::{
-    AppError, CommonConfig, Server,
+    AppError, Server, ServerConfig,
     config::{env_millis, env_or},
-    http::{Readiness, health_routes},
+    http::process_health_routes,
 };
 
 use crate::limits::{Limits, RateLimit};
@@ -35,7 +35,7 @@ pub struct Route {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub common: CommonConfig,
+    pub server: ServerConfig,
     pub routes: Vec<Route>,
     /// `UPSTREAM_TIMEOUT_MS`: how long to wait for a service's answer (default 30000).
     pub upstream_timeout: Duration,
@@ -50,7 +50,7 @@ impl Config {
         let room = env_or("ROOM_URL", "http://127.0.0.1:8083");
         let customer_center = env_or("CUSTOMER_CENTER_URL", "http://127.0.0.1:8084");
         Ok(Self {
-            common: CommonConfig::from_env("gateway", 8088)?,
+            server: ServerConfig::from_env("gateway", 8088)?,
             routes: routes(&conference, &pay, &room, &customer_center),
             upstream_timeout: env_millis("UPSTREAM_TIMEOUT_MS", 30_000)?,
             limits: Limits::from_env()?,
@@ -83,7 +83,7 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let mut server = Server::bind(&config.common).await?;
+        let mut server = Server::bind(&config.server).await?;
         let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
         let mut router = Router::new();
         for route in &config.routes {
@@ -104,7 +104,7 @@ impl App {
         let limits = &config.limits;
         let max_body = limits.max_body_bytes;
         let mut router = router
-            .merge(health_routes(Readiness::default()))
+            .merge(process_health_routes())
             .layer(axum::middleware::from_fn(public_api::only_public))
             .layer(axum::middleware::from_fn(move |req, next| {
                 limits::body_limit(max_body, req, next)

@@ -4,6 +4,7 @@ use std::{net::IpAddr, str::FromStr, time::Duration};
 
 use anyhow::Context;
 
+#[cfg(feature = "service")]
 use crate::{auth::AuthConfig, consumer::status::StallSettings};
 
 /// Reads `name`, or `default` when it is unset or empty.
@@ -34,7 +35,36 @@ pub fn env_millis(name: &str, default_ms: u64) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(env_parse(name, default_ms)?))
 }
 
-/// Settings every service reads the same way.
+/// What serving HTTP needs (every service, the gateway too).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The service's name.
+    pub service: &'static str,
+    /// `HOST`: address to listen on (default 127.0.0.1; containers set 0.0.0.0).
+    pub host: IpAddr,
+    /// `PORT`: port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// `SHUTDOWN_GRACE_MS`: how long a stop may take, all in (default 6000).
+    pub shutdown_grace: Duration,
+    /// `HTTP_MAX_BODY_BYTES`: the largest request body accepted, else `413` (default 65536).
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Reads the serving settings of `service`, whose local port is `default_port`.
+    pub fn from_env(service: &'static str, default_port: u16) -> anyhow::Result<Self> {
+        Ok(Self {
+            service,
+            host: env_parse("HOST", IpAddr::from([127, 0, 0, 1])).context("HOST")?,
+            port: env_parse("PORT", default_port)?,
+            shutdown_grace: env_millis("SHUTDOWN_GRACE_MS", 6_000)?,
+            max_body_bytes: env_parse("HTTP_MAX_BODY_BYTES", 65_536)?,
+        })
+    }
+}
+
+/// Settings every event-driven service reads the same way.
+#[cfg(feature = "service")]
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     /// The service's name, used for its consumer group and its default database file.
@@ -59,6 +89,7 @@ pub struct CommonConfig {
 }
 
 /// How to reach the broker.
+#[cfg(feature = "service")]
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
     /// `KAFKA_BROKERS`: bootstrap servers (default 127.0.0.1:9092).
@@ -90,6 +121,7 @@ pub struct KafkaConfig {
     pub stall: StallSettings,
 }
 
+#[cfg(feature = "service")]
 impl KafkaConfig {
     /// Settings for a broker at `brokers` with every other value at its default (tools, tests).
     pub fn local(brokers: &str, group: &str) -> Self {
@@ -109,9 +141,22 @@ impl KafkaConfig {
     }
 }
 
+#[cfg(feature = "service")]
 impl CommonConfig {
+    /// What [`crate::Server`] needs of it.
+    pub fn server(&self) -> ServerConfig {
+        ServerConfig {
+            service: self.service,
+            host: self.host,
+            port: self.port,
+            shutdown_grace: self.shutdown_grace,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
     /// Reads the common settings for `service`, whose local port is `default_port`.
     pub fn from_env(service: &'static str, default_port: u16) -> anyhow::Result<Self> {
+        let server = ServerConfig::from_env(service, default_port)?;
         let data_dir = env_or("DATA_DIR", "data");
         let database_url = env_or(
             "DATABASE_URL",
@@ -120,13 +165,13 @@ impl CommonConfig {
         let topic = env_or("KAFKA_TOPIC", shared_events::DEFAULT_TOPIC);
         Ok(Self {
             service,
-            host: env_parse("HOST", IpAddr::from([127, 0, 0, 1])).context("HOST")?,
-            port: env_parse("PORT", default_port)?,
+            host: server.host,
+            port: server.port,
             database_url,
-            shutdown_grace: env_millis("SHUTDOWN_GRACE_MS", 6_000)?,
+            shutdown_grace: server.shutdown_grace,
             consumer_admin: env_parse("CONSUMER_ADMIN_ENABLED", false)?,
             auth: AuthConfig::from_env()?,
-            max_body_bytes: env_parse("HTTP_MAX_BODY_BYTES", 65_536)?,
+            max_body_bytes: server.max_body_bytes,
             idempotency_ttl: Duration::from_secs(env_parse("IDEMPOTENCY_TTL_SECS", 86_400)?),
             kafka: KafkaConfig {
                 brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092"),

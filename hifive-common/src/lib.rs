@@ -1,25 +1,45 @@
 //! Plumbing shared by the HiFive services. Nothing in here knows about bookings, payments
 //! or rooms: domain rules live in each service.
 
+//!
+//! Without its default feature `service` (the gateway), it is only HTTP serving: no Kafka
+//! client, no database driver, no token checks.
+
+#[cfg(feature = "service")]
 pub mod auth;
 pub mod config;
+#[cfg(feature = "service")]
 pub mod consumer;
+#[cfg(feature = "service")]
 pub mod db;
 pub mod http;
+#[cfg(feature = "service")]
 pub mod idempotency;
+#[cfg(feature = "service")]
 pub mod kafka;
+#[cfg(feature = "service")]
 pub mod outbox;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "service")]
+pub mod wiring;
 
+#[cfg(feature = "service")]
 pub use auth::{Auth, Caller, Role, Scope};
+pub use config::ServerConfig;
+#[cfg(feature = "service")]
 pub use config::{CommonConfig, KafkaConfig};
+#[cfg(feature = "service")]
 pub use consumer::{ConsumerStatus, EventContext, Policy, PolicyError};
+#[cfg(feature = "service")]
 pub use db::{Db, DbConn};
 pub use http::{AppError, BaseUrl, JsonObject, PageParams, RequestId};
+#[cfg(feature = "service")]
 pub use outbox::Outbox;
-pub use server::{Server, Wiring};
+pub use server::Server;
 pub use tokio_util::sync::CancellationToken;
+#[cfg(feature = "service")]
+pub use wiring::Wiring;
 
 /// The delay before retry number `attempt` (from 1): 100 ms doubling, capped at 6.4 s.
 pub fn backoff(attempt: u32) -> std::time::Duration {

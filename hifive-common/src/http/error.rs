@@ -84,6 +84,7 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "service")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -121,7 +122,7 @@ impl IntoResponse for AppError {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "service"))]
 mod tests {
     use super::*;
 

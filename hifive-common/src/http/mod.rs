@@ -4,13 +4,15 @@
 
 mod error;
 mod extract;
+#[cfg(feature = "service")]
 mod health;
 mod paging;
 
 use axum::{
-    Router,
+    Json, Router,
     extract::{FromRequestParts, Request},
     http::request::Parts,
+    routing::get,
 };
 use tower::ServiceBuilder;
 use tower_http::{
@@ -20,6 +22,7 @@ use tower_http::{
 
 pub use error::AppError;
 pub use extract::{BaseUrl, JsonObject, path_id, query_id, unreadable_body};
+#[cfg(feature = "service")]
 pub use health::{Detail, Readiness, consumer_admin_routes, health_routes};
 pub use paging::PageParams;
 
@@ -75,4 +78,14 @@ async fn unknown_route(req: Request) -> AppError {
         req.method(),
         req.uri().path()
     ))
+}
+
+/// `/health/live`, `/health/ready` and `/actuator/health` of a process with nothing to report
+/// but that it answers (the gateway).
+pub fn process_health_routes() -> Router {
+    let up = || async { Json(serde_json::json!({ "status": "UP" })) };
+    Router::new()
+        .route("/health/live", get(up))
+        .route("/health/ready", get(up))
+        .route("/actuator/health", get(up))
 }
