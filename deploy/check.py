@@ -45,8 +45,10 @@ def env_read(crate):
     sources = list((ROOT / crate / "src").rglob("*.rs"))
     text = "\n".join(p.read_text() for p in sources)
     if "CommonConfig::from_env" in text:
-        for name in ["config.rs", "db.rs", "kafka.rs", "auth.rs"]:
+        for name in ["config.rs", "db.rs", "kafka.rs", "auth/mod.rs"]:
             text += (ROOT / "hifive-common" / "src" / name).read_text()
+    elif "ServerConfig::from_env" in text:
+        text += (ROOT / "hifive-common" / "src" / "config.rs").read_text()
     names = {a or b for a, b in ENV_READ.findall(text)}
     if "CommonConfig::from_env" in text:
         names.add("DATABASE_URL")
@@ -54,7 +56,7 @@ def env_read(crate):
 
 
 def served_paths():
-    text = (ROOT / "hifive-common" / "src" / "http.rs").read_text()
+    text = "".join(p.read_text() for p in (ROOT / "hifive-common" / "src" / "http").glob("*.rs"))
     return set(re.findall(r'\.route\(\s*"(/[^"]+)"', text))
 
 
