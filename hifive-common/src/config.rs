@@ -75,6 +75,8 @@ pub struct CommonConfig {
     pub port: u16,
     /// `DATABASE_URL`: default `sqlite://$DATA_DIR/<service>.db`.
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: the Postgres pool's size (default 10; SQLite uses one).
+    pub database_max_connections: u32,
     pub kafka: KafkaConfig,
     /// `SHUTDOWN_GRACE_MS`: how long a stop may take, all in (default 6000).
     pub shutdown_grace: Duration,
@@ -119,6 +121,8 @@ pub struct KafkaConfig {
     /// `CONSUMER_STALL_AFTER_MS` (default 30000): lag that has not moved for this long is a
     /// stall; `CONSUMER_LAG_INTERVAL_MS` (default 5000): how often the lag is sampled.
     pub stall: StallSettings,
+    /// `KAFKA_DEBUG`: librdkafka debug contexts, e.g. `cgrp,fetch` (unset: none).
+    pub debug: Option<String>,
 }
 
 #[cfg(feature = "service")]
@@ -137,6 +141,7 @@ impl KafkaConfig {
             max_attempts: 5,
             fetch_wait: Duration::from_millis(100),
             stall: StallSettings::default(),
+            debug: None,
         }
     }
 }
@@ -168,6 +173,7 @@ impl CommonConfig {
             host: server.host,
             port: server.port,
             database_url,
+            database_max_connections: env_parse("DATABASE_MAX_CONNECTIONS", 10)?,
             shutdown_grace: server.shutdown_grace,
             consumer_admin: env_parse("CONSUMER_ADMIN_ENABLED", false)?,
             auth: AuthConfig::from_env()?,
@@ -190,6 +196,7 @@ impl CommonConfig {
                     sample_every: env_millis("CONSUMER_LAG_INTERVAL_MS", 5_000)?
                         .max(Duration::from_millis(100)),
                 },
+                debug: Some(env_or("KAFKA_DEBUG", "")).filter(|d| !d.is_empty()),
             },
         })
     }

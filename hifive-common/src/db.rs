@@ -57,6 +57,15 @@ macro_rules! migrations {
 /// Opens the pool, applies the service's migrations for its database and creates the
 /// plumbing tables.
 pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
+    connect_with(url, 10, migrations).await
+}
+
+/// [`connect`] with a Postgres pool of `max_connections` (SQLite always uses one).
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    migrations: &Migrations,
+) -> anyhow::Result<Db> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url)?;
     if backend == Backend::Sqlite {
@@ -66,7 +75,7 @@ pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Db> {
     // and keeps every transaction strictly ordered.
     let max = match backend {
         Backend::Sqlite => 1,
-        Backend::Postgres => crate::config::env_parse("DATABASE_MAX_CONNECTIONS", 10)?,
+        Backend::Postgres => max_connections,
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max)

@@ -24,7 +24,7 @@ fn base(config: &KafkaConfig) -> ClientConfig {
         // Loopback brokers are IPv4 (Tansu listens on 127.0.0.1 only).
         .set("broker.address.family", "v4")
         .set("socket.keepalive.enable", "true");
-    if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
+    if let Some(debug) = &config.debug {
         c.set("debug", debug);
     }
     c

@@ -97,7 +97,12 @@ impl Server {
         migrations: &crate::db::Migrations,
         policy: impl FnOnce(Outbox) -> P,
     ) -> anyhow::Result<Wiring> {
-        let db = crate::db::connect(&config.database_url, migrations).await?;
+        let db = crate::db::connect_with(
+            &config.database_url,
+            config.database_max_connections,
+            migrations,
+        )
+        .await?;
         let mut server = Server::bind(&config.server()).await?;
         let auth = Auth::new(config.auth.clone());
         server.spawn({

@@ -30,6 +30,7 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
             host: [127, 0, 0, 1].into(),
             port: 0,
             database_url: format!("sqlite://{}/room.db?mode=rwc", dir.display()),
+            database_max_connections: 1,
             kafka: KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "room"),
             shutdown_grace: std::time::Duration::from_secs(3),
             consumer_admin: false,
