@@ -3,7 +3,7 @@
 
 use hifive_common::{
     AppError, DbConn, Outbox, Scope,
-    db::{LockScope, lock, now},
+    db::{LockScope, Match, PageQuery, lock, now},
     idempotency::{self, Attempt, Prior, Render, Stored},
 };
 use serde_json::{Value, json};
@@ -113,28 +113,14 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Booking>, i64), sqlx::Error> {
-    // `$1 IS NULL`: a manager's scope has no owner and sees every booking.
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM conference WHERE ($1 IS NULL OR customer = $1)
-         ORDER BY conference_id LIMIT $2 OFFSET $3"
-    ))
-    .bind(scope.owner())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let total: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM conference WHERE ($1 IS NULL OR customer = $1)")
-            .bind(scope.owner())
-            .fetch_one(db)
-            .await?
-            .try_get("n")?;
-    Ok((
-        rows.iter()
-            .map(Booking::from_row)
-            .collect::<Result<_, _>>()?,
-        total,
-    ))
+    PageQuery {
+        table: "conference",
+        columns: COLUMNS,
+        order_by: "conference_id",
+        filter: scope.owner().map(|owner| ("customer", Match::Text(owner))),
+    }
+    .fetch(db, limit, offset, Booking::from_row)
+    .await
 }
 
 async fn set_status(

@@ -2,7 +2,7 @@
 
 use hifive_common::{
     DbConn,
-    db::{LockScope, lock, now},
+    db::{LockScope, Match, PageQuery, lock, now},
 };
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row, any::AnyRow};
@@ -47,30 +47,19 @@ pub async fn states(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
-    let (clause, arg) = match filter {
-        StateFilter::All => ("", None),
-        StateFilter::Room(n) => ("WHERE room_number = $3", Some(n)),
-        StateFilter::Conference(id) => ("WHERE conference_id = $3", Some(id)),
+    let filter = match filter {
+        StateFilter::All => None,
+        StateFilter::Room(n) => Some(("room_number", Match::Id(n))),
+        StateFilter::Conference(id) => Some(("conference_id", Match::Id(id))),
     };
-    let select = format!(
-        "SELECT {STATE_COLUMNS} FROM room_state {clause} ORDER BY room_number LIMIT $1 OFFSET $2"
-    );
-    let count = format!(
-        "SELECT COUNT(*) AS n FROM room_state {}",
-        clause.replace("$3", "$1")
-    );
-    let mut rows = sqlx::query(&select).bind(limit).bind(offset);
-    let mut total = sqlx::query(&count);
-    if let Some(a) = arg {
-        rows = rows.bind(a);
-        total = total.bind(a);
+    PageQuery {
+        table: "room_state",
+        columns: STATE_COLUMNS,
+        order_by: "room_number",
+        filter,
     }
-    let rows = rows.fetch_all(db).await?;
-    let total: i64 = total.fetch_one(db).await?.try_get("n")?;
-    Ok((
-        rows.iter().map(state_json).collect::<Result<_, _>>()?,
-        total,
-    ))
+    .fetch(db, limit, offset, state_json)
+    .await
 }
 
 pub async fn notifications(
@@ -78,24 +67,14 @@ pub async fn notifications(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT notification_id, kind, room_number, conference_id, message, created_at FROM notification
-         ORDER BY notification_id DESC LIMIT $1 OFFSET $2",
-    )
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM notification")
-        .fetch_one(db)
-        .await?
-        .try_get("n")?;
-    Ok((
-        rows.iter()
-            .map(notification_json)
-            .collect::<Result<_, _>>()?,
-        total,
-    ))
+    PageQuery {
+        table: "notification",
+        columns: "notification_id, kind, room_number, conference_id, message, created_at",
+        order_by: "notification_id DESC",
+        filter: None,
+    }
+    .fetch(db, limit, offset, notification_json)
+    .await
 }
 
 /// Notifications newer than `after`, oldest first (for the live stream).

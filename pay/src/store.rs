@@ -2,7 +2,7 @@
 
 use hifive_common::{
     DbConn, Outbox,
-    db::{LockScope, lock, now},
+    db::{LockScope, Match, PageQuery, lock, now},
 };
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event, Paid, PayCanceled};
@@ -81,27 +81,14 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Payment>, i64), sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM pay WHERE ($1 IS NULL OR customer = $1)
-         ORDER BY pay_id LIMIT $2 OFFSET $3"
-    ))
-    .bind(owner)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let total: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM pay WHERE ($1 IS NULL OR customer = $1)")
-            .bind(owner)
-            .fetch_one(db)
-            .await?
-            .try_get("n")?;
-    Ok((
-        rows.iter()
-            .map(Payment::from_row)
-            .collect::<Result<_, _>>()?,
-        total,
-    ))
+    PageQuery {
+        table: "pay",
+        columns: COLUMNS,
+        order_by: "pay_id",
+        filter: owner.map(|owner| ("customer", Match::Text(owner))),
+    }
+    .fetch(db, limit, offset, Payment::from_row)
+    .await
 }
 
 /// The result of a payment request.

@@ -2,7 +2,7 @@
 
 use hifive_common::{
     AppError, DbConn, Outbox,
-    db::{LockScope, lock, now},
+    db::{LockScope, PageQuery, lock, now},
     idempotency::{self, Attempt, Prior, Render},
 };
 use serde_json::{Value, json};
@@ -48,18 +48,14 @@ pub async fn find(conn: &mut DbConn, room_number: i64) -> Result<Option<Room>, s
 }
 
 pub async fn list(db: &AnyPool, limit: i64, offset: i64) -> Result<(Vec<Room>, i64), sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM room ORDER BY room_number LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await?;
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM room")
-        .fetch_one(db)
-        .await?
-        .try_get("n")?;
-    Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+    PageQuery {
+        table: "room",
+        columns: COLUMNS,
+        order_by: "room_number",
+        filter: None,
+    }
+    .fetch(db, limit, offset, from_row)
+    .await
 }
 
 pub async fn by_pay_id(db: &AnyPool, pay_id: i64) -> Result<Vec<Room>, sqlx::Error> {
