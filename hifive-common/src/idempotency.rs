@@ -260,22 +260,21 @@ pub async fn purge_expired(db: Db, ttl: Duration, shutdown: CancellationToken) {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
         }
-        let cutoff = crate::db::ago(ttl);
-        match sqlx::query("DELETE FROM idempotency_key WHERE created_at < $1")
-            .bind(&cutoff)
-            .execute(&db)
-            .await
-        {
-            Ok(done) if done.rows_affected() > 0 => {
-                tracing::info!(
-                    purged = done.rows_affected(),
-                    "expired idempotency keys purged"
-                )
-            }
-            Ok(_) => {}
+        match purge(&db, ttl).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
             Err(e) => tracing::warn!(error = %e, "cannot purge idempotency keys"),
         }
     }
+}
+
+/// Deletes the keys taken more than `ttl` ago; returns how many.
+pub async fn purge(db: &Db, ttl: Duration) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM idempotency_key WHERE created_at < $1")
+        .bind(crate::db::ago(ttl))
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]
@@ -337,5 +336,76 @@ mod tests {
             Prior::Mismatch.answer().status(),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    async fn db() -> Db {
+        static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+        let none = crate::db::Migrations {
+            sqlite: &NONE,
+            postgres: &NONE,
+        };
+        crate::db::connect("sqlite::memory:", &none).await.unwrap()
+    }
+
+    fn attempt(owner: &str, body: Value) -> Attempt {
+        IdempotencyKey(Some("k".into()))
+            .attempt(owner, "POST /rooms", &body)
+            .unwrap()
+    }
+
+    /// A key's life on a real database: taken (in flight to others), answered (replayed),
+    /// another body (mismatch), another owner (free), released, and purged when expired.
+    #[tokio::test]
+    async fn a_key_is_claimed_answered_released_and_purged() {
+        let db = db().await;
+        let alice = attempt("alice", json!({"roomNumber": 1}));
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(claim(&mut tx, &alice, "room:1").await.unwrap(), None);
+        tx.commit().await.unwrap();
+        assert!(matches!(
+            lookup(&db, &alice).await.unwrap(),
+            Some(Prior::InFlight { resource, .. }) if resource == "room:1"
+        ));
+        let mut tx = db.begin().await.unwrap();
+        assert!(matches!(
+            claim(&mut tx, &alice, "room:1").await.unwrap(),
+            Some(Prior::InFlight { .. })
+        ));
+        tx.rollback().await.unwrap();
+        let answer = Stored {
+            status: 201,
+            body: "{}".into(),
+            location: None,
+        };
+        let mut conn = db.acquire().await.unwrap();
+        complete(&mut conn, "room:1", &answer).await.unwrap();
+        drop(conn);
+        assert_eq!(
+            lookup(&db, &alice).await.unwrap(),
+            Some(Prior::Done(answer))
+        );
+        let other_body = attempt("alice", json!({"roomNumber": 2}));
+        assert_eq!(
+            lookup(&db, &other_body).await.unwrap(),
+            Some(Prior::Mismatch)
+        );
+        let bob = attempt("bob", json!({"roomNumber": 1}));
+        assert_eq!(lookup(&db, &bob).await.unwrap(), None, "keys are per owner");
+
+        // A released (refused) request leaves its key free.
+        let mut tx = db.begin().await.unwrap();
+        claim(&mut tx, &bob, "room:9").await.unwrap();
+        release(&mut tx, "room:9").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(lookup(&db, &bob).await.unwrap(), None);
+
+        // Kept for the TTL, then purged.
+        assert_eq!(purge(&db, Duration::from_secs(3600)).await.unwrap(), 0);
+        sqlx::query("UPDATE idempotency_key SET created_at = '2000-01-01T00:00:00.000Z'")
+            .execute(&db)
+            .await
+            .unwrap();
+        assert_eq!(purge(&db, Duration::from_secs(3600)).await.unwrap(), 1);
+        assert_eq!(lookup(&db, &alice).await.unwrap(), None);
     }
 }
