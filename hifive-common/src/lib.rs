@@ -33,7 +33,7 @@ pub use config::{CommonConfig, KafkaConfig};
 pub use consumer::{ConsumerStatus, EventContext, Policy, PolicyError};
 #[cfg(feature = "service")]
 pub use db::{Db, DbConn};
-pub use http::{AppError, BaseUrl, JsonObject, PageParams, RequestId};
+pub use http::{AppError, BaseUrl, Body, JsonObject, PageParams, RequestId};
 #[cfg(feature = "service")]
 pub use outbox::Outbox;
 pub use server::Server;

@@ -16,50 +16,31 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Kafka header that repeats the event type, so tools can filter without parsing JSON.
 pub const EVENT_TYPE_HEADER: &str = "eventType";
 
-/// Booking statuses (conference service).
-pub mod conference_status {
-    pub const CREATED: &str = "CREATED";
-    pub const PAID: &str = "PAID";
-    pub const ASSIGNED: &str = "ASSIGNED";
-    pub const REJECTED: &str = "REJECTED";
-    pub const CANCELED: &str = "CANCELED";
-    pub const FAILED: &str = "FAILED";
-}
+mod ids;
+pub mod lenient;
+mod status;
 
-/// Payment statuses (pay service).
-pub mod pay_status {
-    pub const PAID: &str = "PAID";
-    pub const CANCELED: &str = "CANCELED";
-}
-
-/// Room statuses (room service and the customer-center view).
-pub mod room_status {
-    pub const EMPTY: &str = "EMPTY";
-    pub const FULL: &str = "FULL";
-    /// The `roomStatus` carried by `Assigned`, as in the original.
-    pub const ASSIGNED: &str = "ASSIGNED";
-    /// The `roomStatus` carried by `CancelAssigned`, as in the original.
-    pub const CANCELED: &str = "CANCELED";
-}
+pub use ids::{ConferenceId, EventId, InvalidId, PayId, RoomNumber};
+pub use status::{Assignment, ConferenceStatus, PayStatus, RoomStatus, UnknownStatus};
 
 /// A booking was paid (conference → customer-center).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
-    pub conference_id: i64,
-    pub conference_status: String,
-    pub room_number: i64,
-    pub pay_id: i64,
+    pub conference_id: ConferenceId,
+    pub conference_status: ConferenceStatus,
+    pub room_number: RoomNumber,
+    pub pay_id: PayId,
 }
 
 /// A payment was made (pay → room, customer-center).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Paid {
-    pub pay_id: i64,
-    pub pay_status: String,
-    pub conference_id: i64,
-    pub room_number: i64,
+    pub pay_id: PayId,
+    pub pay_status: PayStatus,
+    pub conference_id: ConferenceId,
+    pub room_number: RoomNumber,
 }
 
 /// A room was assigned to a booking (room → conference, customer-center).
@@ -68,10 +49,10 @@ pub struct Paid {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Assigned {
-    pub room_number: i64,
-    pub room_status: String,
-    pub conference_id: i64,
-    pub pay_id: i64,
+    pub room_number: RoomNumber,
+    pub room_status: Assignment,
+    pub conference_id: ConferenceId,
+    pub pay_id: PayId,
     pub used_count: i64,
     /// The room's revision after this change (an addition): it grows by one with every
     /// change of the room, so a reader can ignore a stale event that arrives late.
@@ -84,30 +65,30 @@ pub struct Assigned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyCanceled {
-    pub conference_id: i64,
-    pub conference_status: String,
-    pub pay_id: Option<i64>,
-    pub room_number: i64,
+    pub conference_id: ConferenceId,
+    pub conference_status: ConferenceStatus,
+    pub pay_id: Option<PayId>,
+    pub room_number: RoomNumber,
 }
 
 /// A payment was refunded (pay → room, customer-center).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PayCanceled {
-    pub pay_id: i64,
-    pub pay_status: String,
-    pub conference_id: i64,
-    pub room_number: i64,
+    pub pay_id: PayId,
+    pub pay_status: PayStatus,
+    pub conference_id: ConferenceId,
+    pub room_number: RoomNumber,
 }
 
 /// A room was released by the booking that held it (room → conference, customer-center).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelAssigned {
-    pub room_number: i64,
-    pub room_status: String,
-    pub conference_id: i64,
-    pub pay_id: i64,
+    pub room_number: RoomNumber,
+    pub room_status: Assignment,
+    pub conference_id: ConferenceId,
+    pub pay_id: PayId,
     pub used_count: i64,
     /// The room's revision after this change (an addition): it grows by one with every
     /// change of the room, so a reader can ignore a stale event that arrives late.
@@ -120,9 +101,9 @@ pub struct CancelAssigned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignRejected {
-    pub room_number: i64,
-    pub conference_id: i64,
-    pub pay_id: i64,
+    pub room_number: RoomNumber,
+    pub conference_id: ConferenceId,
+    pub pay_id: PayId,
     pub reason: String,
 }
 
@@ -131,8 +112,8 @@ pub struct AssignRejected {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomRegistered {
-    pub room_number: i64,
-    pub room_status: String,
+    pub room_number: RoomNumber,
+    pub room_status: RoomStatus,
     pub used_count: i64,
     /// The room's revision after this change (an addition): it grows by one with every
     /// change of the room, so a reader can ignore a stale event that arrives late.
@@ -170,7 +151,7 @@ impl Event {
     }
 
     /// The room the event is about: the Kafka key, so one room's events stay in order.
-    pub fn room_number(&self) -> i64 {
+    pub fn room_number(&self) -> RoomNumber {
         match self {
             Event::Applied(e) => e.room_number,
             Event::Paid(e) => e.room_number,
@@ -184,7 +165,7 @@ impl Event {
     }
 
     /// The booking the event is about, when it is about one.
-    pub fn conference_id(&self) -> Option<i64> {
+    pub fn conference_id(&self) -> Option<ConferenceId> {
         match self {
             Event::Applied(e) => Some(e.conference_id),
             Event::Paid(e) => Some(e.conference_id),
@@ -206,7 +187,7 @@ impl Event {
 /// An event with its envelope fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub timestamp: DateTime<Utc>,
     pub event: Event,
 }
@@ -240,7 +221,7 @@ pub enum DecodeError {
 struct Wire<'a> {
     event_type: &'static str,
     timestamp: String,
-    event_id: Uuid,
+    event_id: EventId,
     #[serde(flatten)]
     event: &'a Event,
 }
@@ -249,7 +230,7 @@ impl Envelope {
     /// Wraps an event with a fresh id and the current time.
     pub fn new(event: Event) -> Self {
         Self {
-            event_id: Uuid::new_v4(),
+            event_id: EventId::new(),
             timestamp: Utc::now(),
             event,
         }
@@ -280,10 +261,13 @@ impl Envelope {
                 .ok_or(DecodeError::MissingField(field))
         };
         let event_type = text("eventType")?.to_owned();
-        let event_id = Uuid::parse_str(text("eventId")?).map_err(|e| DecodeError::Invalid {
-            field: "eventId",
-            reason: e.to_string(),
-        })?;
+        let event_id: EventId =
+            text("eventId")?
+                .parse()
+                .map_err(|e: uuid::Error| DecodeError::Invalid {
+                    field: "eventId",
+                    reason: e.to_string(),
+                })?;
         let timestamp = DateTime::parse_from_rfc3339(text("timestamp")?)
             .map_err(|e| DecodeError::Invalid {
                 field: "timestamp",
@@ -324,10 +308,10 @@ mod tests {
 
     fn paid() -> Event {
         Event::Paid(Paid {
-            pay_id: 7,
-            pay_status: pay_status::PAID.into(),
-            conference_id: 3,
-            room_number: 1,
+            pay_id: PayId::new(7).unwrap(),
+            pay_status: PayStatus::Paid,
+            conference_id: ConferenceId::new(3).unwrap(),
+            room_number: RoomNumber::new(1).unwrap(),
         })
     }
 
@@ -388,6 +372,6 @@ mod tests {
     #[test]
     fn key_is_the_room_number() {
         assert_eq!(paid().key(), "1");
-        assert_eq!(paid().conference_id(), Some(3));
+        assert_eq!(paid().conference_id(), ConferenceId::new(3));
     }
 }

@@ -8,6 +8,7 @@ use axum::{
     extract::{FromRequest, FromRequestParts, Request},
     http::{StatusCode, header, request::Parts},
 };
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::AppError;
@@ -76,6 +77,46 @@ impl JsonObject {
             )),
             Err(e) => Err(AppError::bad_request("malformed_json", e.to_string())),
         }
+    }
+}
+
+/// A typed JSON request body: `T`'s fields from a JSON object, `null` read as absent.
+/// Transport errors as [`JsonObject`]'s; a required field missing → `422 missing_field`;
+/// a field of the wrong kind → `422 invalid_field`. Numbers are lenient where `T` says so
+/// (the ids of `shared_events` and `shared_events::lenient`).
+#[derive(Debug, Clone)]
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonObject(object) = JsonObject::from_request(req, state).await?;
+        Self::from_object(object)
+    }
+}
+
+impl<T: DeserializeOwned> Body<T> {
+    /// Reads `T` from a body already read (checked as the extractor does).
+    pub fn from_bytes(headers: &axum::http::HeaderMap, bytes: &[u8]) -> Result<Self, AppError> {
+        Self::from_object(JsonObject::from_bytes(headers, bytes)?.0)
+    }
+
+    /// Reads `T` from a JSON object.
+    pub fn from_object(mut object: Map<String, Value>) -> Result<Self, AppError> {
+        object.retain(|_, v| !v.is_null());
+        serde_json::from_value(Value::Object(object))
+            .map(Body)
+            .map_err(field_error)
+    }
+}
+
+/// serde's error about one field, as the API's `422`.
+fn field_error(e: serde_json::Error) -> AppError {
+    let detail = e.to_string();
+    match detail.strip_prefix("missing field ") {
+        Some(field) => AppError::unprocessable("missing_field", format!("{field} is required")),
+        None => AppError::unprocessable("invalid_field", detail),
     }
 }
 
@@ -217,6 +258,44 @@ mod tests {
             let err = obj(body.clone()).id("roomNumber").unwrap_err();
             assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    struct Booking {
+        room_number: shared_events::RoomNumber,
+        #[serde(default, deserialize_with = "shared_events::lenient::optional_count")]
+        used_count: Option<i64>,
+    }
+
+    fn booking(v: Value) -> Result<Booking, AppError> {
+        Body::<Booking>::from_object(v.as_object().unwrap().clone()).map(|b| b.0)
+    }
+
+    #[test]
+    fn typed_bodies_read_lenient_numbers_and_treat_null_as_absent() {
+        let b = booking(json!({"roomNumber": "12", "usedCount": null})).unwrap();
+        assert_eq!((b.room_number.get(), b.used_count), (12, None));
+        let b = booking(json!({"roomNumber": 3, "usedCount": "2", "extra": true})).unwrap();
+        assert_eq!((b.room_number.get(), b.used_count), (3, Some(2)));
+    }
+
+    #[test]
+    fn typed_bodies_say_which_field_is_missing_or_wrong() {
+        for (body, code) in [
+            (json!({}), "missing_field"),
+            (json!({"roomNumber": null}), "missing_field"),
+            (json!({"roomNumber": "one"}), "invalid_field"),
+            (json!({"roomNumber": -1}), "invalid_field"),
+            (json!({"roomNumber": 1.5}), "invalid_field"),
+            (json!({"roomNumber": 1, "usedCount": -2}), "invalid_field"),
+        ] {
+            let err = booking(body.clone()).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(err.error, code, "{body}: {}", err.detail);
+        }
+        let err = booking(json!({})).unwrap_err();
+        assert_eq!(err.detail, "`roomNumber` is required");
     }
 
     #[test]
