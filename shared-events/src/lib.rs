@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// Default topic name, as in the original.
 pub const DEFAULT_TOPIC: &str = "hifive";
@@ -345,7 +344,7 @@ mod tests {
     fn unknown_types_are_reported_not_rejected() {
         let raw = format!(
             r#"{{"eventType":"Audited","timestamp":"2026-01-01T00:00:00Z","eventId":"{}"}}"#,
-            Uuid::new_v4()
+            EventId::new()
         );
         assert_eq!(
             Envelope::decode(raw.as_bytes()).unwrap(),
@@ -361,7 +360,7 @@ mod tests {
         assert!(Envelope::decode(br#"{"eventType":"Paid"}"#).is_err());
         let bad_fields = format!(
             r#"{{"eventType":"Paid","timestamp":"2026-01-01T00:00:00Z","eventId":"{}","payId":"x"}}"#,
-            Uuid::new_v4()
+            EventId::new()
         );
         assert!(matches!(
             Envelope::decode(bad_fields.as_bytes()),
