@@ -49,6 +49,13 @@ macro_rules! id {
             }
         }
 
+        /// `id == 7`: an id compares with its number.
+        impl PartialEq<i64> for $name {
+            fn eq(&self, other: &i64) -> bool {
+                self.0 == *other
+            }
+        }
+
         impl TryFrom<i64> for $name {
             type Error = InvalidId;
 

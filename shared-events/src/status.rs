@@ -55,6 +55,13 @@ macro_rules! status {
             }
         }
 
+        /// `status == "PAID"`: a state compares with its name.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         /// For rows read with `#[sqlx(try_from = "String")]`.
         impl TryFrom<String> for $name {
             type Error = UnknownStatus;
