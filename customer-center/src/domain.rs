@@ -1,16 +1,16 @@
 //! The view's rules, without I/O: what a room looks like after an event, and what to tell
 //! people about it.
 
-use shared_events::{Event, room_status};
+use shared_events::{ConferenceId, Event, PayId, RoomNumber, RoomStatus};
 
 /// A room as customer-center shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomState {
-    pub room_number: i64,
-    pub room_status: &'static str,
+    pub room_number: RoomNumber,
+    pub room_status: RoomStatus,
     pub used_count: i64,
-    pub conference_id: Option<i64>,
-    pub pay_id: Option<i64>,
+    pub conference_id: Option<ConferenceId>,
+    pub pay_id: Option<PayId>,
     /// The room service's revision of this state (absent in events from older producers).
     pub revision: Option<i64>,
 }
@@ -19,8 +19,8 @@ pub struct RoomState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub kind: &'static str,
-    pub room_number: i64,
-    pub conference_id: i64,
+    pub room_number: RoomNumber,
+    pub conference_id: ConferenceId,
     pub message: String,
 }
 
@@ -37,7 +37,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
     match event {
         Event::RoomRegistered(e) => Some(Change::Register(RoomState {
             room_number: e.room_number,
-            room_status: room_status::EMPTY,
+            room_status: RoomStatus::Empty,
             used_count: e.used_count,
             conference_id: None,
             pay_id: None,
@@ -46,7 +46,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
         Event::Assigned(e) => Some(Change::Update(
             RoomState {
                 room_number: e.room_number,
-                room_status: room_status::FULL,
+                room_status: RoomStatus::Full,
                 used_count: e.used_count,
                 conference_id: Some(e.conference_id),
                 pay_id: Some(e.pay_id),
@@ -65,7 +65,7 @@ pub fn on_event(event: &Event) -> Option<Change> {
         Event::CancelAssigned(e) => Some(Change::Update(
             RoomState {
                 room_number: e.room_number,
-                room_status: room_status::EMPTY,
+                room_status: RoomStatus::Empty,
                 used_count: e.used_count,
                 conference_id: None,
                 pay_id: None,
@@ -98,52 +98,63 @@ pub fn supersedes(stored: Option<i64>, incoming: Option<i64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_events::{Assigned, CancelAssigned, Paid};
+    use shared_events::{Assigned, Assignment, CancelAssigned, Paid, PayStatus};
+
+    fn ids(room: i64, conference: i64, pay: i64) -> (RoomNumber, ConferenceId, PayId) {
+        (
+            RoomNumber::new(room).unwrap(),
+            ConferenceId::new(conference).unwrap(),
+            PayId::new(pay).unwrap(),
+        )
+    }
 
     #[test]
     fn assignment_fills_the_room_and_notifies() {
+        let (room_number, conference_id, pay_id) = ids(3, 9, 90);
         let e = Event::Assigned(Assigned {
-            room_number: 3,
-            room_status: "ASSIGNED".into(),
-            conference_id: 9,
-            pay_id: 90,
+            room_number,
+            room_status: Assignment::Assigned,
+            conference_id,
+            pay_id,
             used_count: 2,
             revision: Some(2),
         });
         let Some(Change::Update(state, notice)) = on_event(&e) else {
             panic!()
         };
-        assert_eq!(state.room_status, "FULL");
+        assert_eq!(state.room_status, RoomStatus::Full);
         assert_eq!(state.used_count, 2);
-        assert_eq!(state.conference_id, Some(9));
+        assert_eq!(state.conference_id, Some(conference_id));
         assert_eq!(notice.kind, "ASSIGNED");
     }
 
     #[test]
     fn release_empties_the_room_and_notifies() {
+        let (room_number, conference_id, pay_id) = ids(3, 9, 90);
         let e = Event::CancelAssigned(CancelAssigned {
-            room_number: 3,
-            room_status: "CANCELED".into(),
-            conference_id: 9,
-            pay_id: 90,
+            room_number,
+            room_status: Assignment::Canceled,
+            conference_id,
+            pay_id,
             used_count: 1,
             revision: Some(3),
         });
         let Some(Change::Update(state, notice)) = on_event(&e) else {
             panic!()
         };
-        assert_eq!(state.room_status, "EMPTY");
+        assert_eq!(state.room_status, RoomStatus::Empty);
         assert_eq!(state.conference_id, None);
         assert_eq!(notice.kind, "RELEASED");
     }
 
     #[test]
     fn payments_do_not_change_the_view() {
+        let (room_number, conference_id, pay_id) = ids(1, 1, 1);
         let e = Event::Paid(Paid {
-            pay_id: 1,
-            pay_status: "PAID".into(),
-            conference_id: 1,
-            room_number: 1,
+            pay_id,
+            pay_status: PayStatus::Paid,
+            conference_id,
+            room_number,
         });
         assert_eq!(on_event(&e), None);
     }

@@ -107,7 +107,7 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error>
             upsert(conn, &state, "DO NOTHING").await?;
         }
         Change::Update(state, notice) => {
-            lock(conn, LockScope::Room, state.room_number).await?;
+            lock(conn, LockScope::Room, state.room_number.get()).await?;
             let stored: Option<i64> =
                 sqlx::query("SELECT revision FROM room_state WHERE room_number = $1")
                     .bind(state.room_number)
@@ -117,8 +117,8 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error>
                     .transpose()?;
             if !domain::supersedes(stored, state.revision) {
                 tracing::info!(
-                    room_number = state.room_number,
-                    conference_id = notice.conference_id,
+                    room_number = state.room_number.get(),
+                    conference_id = notice.conference_id.get(),
                     stored,
                     incoming = state.revision,
                     "stale event ignored; the view has a newer state of the room"
@@ -145,7 +145,7 @@ async fn upsert(conn: &mut DbConn, s: &RoomState, on_conflict: &str) -> Result<(
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_number) {on_conflict}"
     ))
     .bind(s.room_number)
-    .bind(s.room_status)
+    .bind(s.room_status.as_str())
     .bind(s.used_count)
     .bind(s.conference_id)
     .bind(s.pay_id)
@@ -169,8 +169,8 @@ async fn notify(conn: &mut DbConn, n: &Notice) -> Result<(), sqlx::Error> {
     .execute(conn)
     .await?;
     tracing::info!(
-        conference_id = n.conference_id,
-        room_number = n.room_number,
+        conference_id = n.conference_id.get(),
+        room_number = n.room_number.get(),
         kind = n.kind,
         "notification sent"
     );
