@@ -1,7 +1,7 @@
 //! Room rules, without I/O. A room is `EMPTY` or `FULL`; a `FULL` room is held by exactly
 //! one booking, and only that booking's refund releases it.
 
-use shared_events::room_status;
+use shared_events::RoomStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
@@ -27,12 +27,8 @@ impl Room {
         }
     }
 
-    pub fn status(&self) -> &'static str {
-        if self.full {
-            room_status::FULL
-        } else {
-            room_status::EMPTY
-        }
+    pub fn status(&self) -> RoomStatus {
+        RoomStatus::of(self.full)
     }
 }
 
@@ -40,7 +36,8 @@ impl Room {
 /// send `roomStatus` (the original's clients send `EMPTY`), but nothing else.
 pub fn check_registration_status(room_status: Option<&str>) -> Result<(), String> {
     match room_status {
-        None | Some("") | Some(room_status::EMPTY) => Ok(()),
+        None | Some("") => Ok(()),
+        Some(s) if s == RoomStatus::Empty.as_str() => Ok(()),
         Some(other) => Err(format!(
             "a room is registered EMPTY; roomStatus {other:?} is not allowed (a room is FULL only while a booking holds it)"
         )),
@@ -120,7 +117,7 @@ mod tests {
         assert!(room.full);
         assert_eq!(room.used_count, 1);
         assert_eq!(room.conference_id, Some(7));
-        assert_eq!(room.status(), "FULL");
+        assert_eq!(room.status(), RoomStatus::Full);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use hifive_common::{
     idempotency::{self, IdempotencyKey, Render, Stored},
 };
 use serde_json::{Value, json};
-use shared_events::{Envelope, Event};
+use shared_events::{Envelope, Event, RoomNumber};
 
 /// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
 pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
@@ -86,7 +86,8 @@ async fn register(
     body: JsonObject,
 ) -> Result<Response, AppError> {
     caller.require(Role::Manager)?;
-    let room_number = body.id("roomNumber")?;
+    let room_number = RoomNumber::try_from(body.id("roomNumber")?)
+        .map_err(|e| AppError::unprocessable("invalid_field", e.to_string()))?;
     let used_count = body.count("usedCount")?.unwrap_or(0);
     domain::check_registration_status(body.text("roomStatus")?)
         .map_err(|why| AppError::unprocessable("invalid_field", why))?;
@@ -115,7 +116,7 @@ async fn register(
     .await?
     {
         Ok(room) => {
-            tracing::info!(room_number, "room registered");
+            tracing::info!(%room_number, "room registered");
             Ok(render(&room).response(false))
         }
         Err(prior) => Ok(prior.answer()),

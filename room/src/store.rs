@@ -7,7 +7,8 @@ use hifive_common::{
 };
 use serde_json::{Value, json};
 use shared_events::{
-    AssignRejected, Assigned, CancelAssigned, Envelope, Event, RoomRegistered, room_status,
+    AssignRejected, Assigned, Assignment, CancelAssigned, ConferenceId, Envelope, Event, PayId,
+    RoomNumber, RoomRegistered, RoomStatus,
 };
 use sqlx::{AnyPool, Row, any::AnyRow};
 
@@ -17,7 +18,7 @@ fn from_row(row: &AnyRow) -> Result<Room, sqlx::Error> {
     let status: String = row.try_get("room_status")?;
     Ok(Room {
         room_number: row.try_get("room_number")?,
-        full: status == room_status::FULL,
+        full: status == RoomStatus::Full.as_str(),
         used_count: row.try_get("used_count")?,
         conference_id: row.try_get("conference_id")?,
         pay_id: row.try_get("pay_id")?,
@@ -28,7 +29,7 @@ fn from_row(row: &AnyRow) -> Result<Room, sqlx::Error> {
 pub fn to_json(room: &Room) -> Value {
     json!({
         "roomNumber": room.room_number,
-        "roomStatus": room.status(),
+        "roomStatus": room.status().as_str(),
         "usedCount": room.used_count,
         "conferenceId": room.conference_id,
         "payId": room.pay_id,
@@ -73,7 +74,7 @@ async fn save(conn: &mut DbConn, room: &Room) -> Result<(), sqlx::Error> {
         "UPDATE room SET room_status = $1, used_count = $2, conference_id = $3, pay_id = $4,
          revision = $5, updated_at = $6 WHERE room_number = $7",
     )
-    .bind(room.status())
+    .bind(room.status().as_str())
     .bind(room.used_count)
     .bind(room.conference_id)
     .bind(room.pay_id)
@@ -89,12 +90,12 @@ async fn save(conn: &mut DbConn, room: &Room) -> Result<(), sqlx::Error> {
 pub async fn register(
     db: &AnyPool,
     outbox: &Outbox,
-    room_number: i64,
+    room_number: RoomNumber,
     used_count: i64,
     request_id: &str,
     idempotent: Option<(&Attempt, Render<'_, Room>)>,
 ) -> Result<Result<Room, Prior>, AppError> {
-    let room = Room::registered(room_number, used_count);
+    let room = Room::registered(room_number.get(), used_count);
     let resource = format!("room:{room_number}");
     let mut tx = db.begin().await?;
     if let Some((attempt, _)) = idempotent
@@ -109,7 +110,7 @@ pub async fn register(
          VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (room_number) DO NOTHING",
     )
     .bind(room_number)
-    .bind(room.status())
+    .bind(room.status().as_str())
     .bind(used_count)
     .bind(room.revision)
     .bind(at)
@@ -124,7 +125,7 @@ pub async fn register(
     }
     let registered = Envelope::new(Event::RoomRegistered(RoomRegistered {
         room_number,
-        room_status: room_status::EMPTY.into(),
+        room_status: RoomStatus::Empty,
         used_count,
         revision: Some(room.revision),
     }));
@@ -143,30 +144,30 @@ pub async fn register(
 pub async fn assign(
     conn: &mut DbConn,
     outbox: &Outbox,
-    room_number: i64,
-    conference_id: i64,
-    pay_id: i64,
+    room_number: RoomNumber,
+    conference_id: ConferenceId,
+    pay_id: PayId,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    lock(conn, LockScope::Room, room_number).await?;
-    let room = find(conn, room_number).await?;
+    lock(conn, LockScope::Room, room_number.get()).await?;
+    let room = find(conn, room_number.get()).await?;
     let refunded = sqlx::query("SELECT 1 AS x FROM refunded_booking WHERE conference_id = $1")
-        .bind(conference_id)
+        .bind(conference_id.get())
         .fetch_optional(&mut *conn)
         .await?
         .is_some();
-    let event = match domain::on_paid(room.as_ref(), conference_id, pay_id, refunded) {
+    let event = match domain::on_paid(room.as_ref(), conference_id.get(), pay_id.get(), refunded) {
         OnPaid::Assign(room) => {
             save(conn, &room).await?;
             tracing::info!(
-                conference_id,
-                room_number,
+                %conference_id,
+                %room_number,
                 used_count = room.used_count,
                 "room assigned"
             );
             Event::Assigned(Assigned {
                 room_number,
-                room_status: room_status::ASSIGNED.into(),
+                room_status: Assignment::Assigned,
                 conference_id,
                 pay_id,
                 used_count: room.used_count,
@@ -176,14 +177,14 @@ pub async fn assign(
         OnPaid::AlreadyHeld => return Ok(()),
         OnPaid::AlreadyRefunded => {
             tracing::info!(
-                conference_id,
-                room_number,
+                %conference_id,
+                %room_number,
                 "payment already refunded; the room is not taken"
             );
             return Ok(());
         }
         OnPaid::Reject(reason) => {
-            tracing::info!(conference_id, room_number, reason, "booking rejected");
+            tracing::info!(%conference_id, %room_number, reason, "booking rejected");
             Event::AssignRejected(AssignRejected {
                 room_number,
                 conference_id,
@@ -201,28 +202,28 @@ pub async fn assign(
 pub async fn release(
     conn: &mut DbConn,
     outbox: &Outbox,
-    room_number: i64,
-    conference_id: i64,
-    pay_id: i64,
+    room_number: RoomNumber,
+    conference_id: ConferenceId,
+    pay_id: PayId,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    lock(conn, LockScope::Room, room_number).await?;
+    lock(conn, LockScope::Room, room_number.get()).await?;
     sqlx::query(
         "INSERT INTO refunded_booking (conference_id, refunded_at) VALUES ($1, $2)
          ON CONFLICT (conference_id) DO NOTHING",
     )
-    .bind(conference_id)
+    .bind(conference_id.get())
     .bind(now())
     .execute(&mut *conn)
     .await?;
-    let room = find(conn, room_number).await?;
-    match domain::on_refund(room.as_ref(), conference_id) {
+    let room = find(conn, room_number.get()).await?;
+    match domain::on_refund(room.as_ref(), conference_id.get()) {
         OnRefund::Release(room) => {
             save(conn, &room).await?;
-            tracing::info!(conference_id, room_number, "room released");
+            tracing::info!(%conference_id, %room_number, "room released");
             let released = Envelope::new(Event::CancelAssigned(CancelAssigned {
                 room_number,
-                room_status: room_status::CANCELED.into(),
+                room_status: Assignment::Canceled,
                 conference_id,
                 pay_id,
                 used_count: room.used_count,
