@@ -1,35 +1,12 @@
 //! Payment rules, without I/O. At most one payment per booking; a refund is final.
 
-use shared_events::pay_status;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Paid,
-    Canceled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Paid => pay_status::PAID,
-            Status::Canceled => pay_status::CANCELED,
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            pay_status::PAID => Some(Status::Paid),
-            pay_status::CANCELED => Some(Status::Canceled),
-            _ => None,
-        }
-    }
-}
+use shared_events::PayStatus;
 
 /// The payment already recorded for a booking, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Existing {
     pub pay_id: i64,
-    pub status: Status,
+    pub status: PayStatus,
 }
 
 /// What to do with a payment request (`POST /pays/room_applied`).
@@ -47,10 +24,10 @@ pub fn on_request(existing: Option<Existing>, voided: bool) -> OnRequest {
     match existing {
         Some(Existing {
             pay_id,
-            status: Status::Paid,
+            status: PayStatus::Paid,
         }) => OnRequest::AlreadyPaid(pay_id),
         Some(Existing {
-            status: Status::Canceled,
+            status: PayStatus::Canceled,
             ..
         }) => OnRequest::Refuse("the payment for this booking was refunded"),
         None if voided => OnRequest::Refuse("this booking was cancelled before it was paid"),
@@ -73,10 +50,10 @@ pub fn on_refund(existing: Option<Existing>) -> OnRefund {
     match existing {
         Some(Existing {
             pay_id,
-            status: Status::Paid,
+            status: PayStatus::Paid,
         }) => OnRefund::Refund(pay_id),
         Some(Existing {
-            status: Status::Canceled,
+            status: PayStatus::Canceled,
             ..
         }) => OnRefund::AlreadyRefunded,
         None => OnRefund::Void,
@@ -89,11 +66,11 @@ mod tests {
 
     const PAID: Existing = Existing {
         pay_id: 4,
-        status: Status::Paid,
+        status: PayStatus::Paid,
     };
     const REFUNDED: Existing = Existing {
         pay_id: 4,
-        status: Status::Canceled,
+        status: PayStatus::Canceled,
     };
 
     #[test]
@@ -116,15 +93,5 @@ mod tests {
         assert_eq!(on_refund(Some(PAID)), OnRefund::Refund(4));
         assert_eq!(on_refund(Some(REFUNDED)), OnRefund::AlreadyRefunded);
         assert_eq!(on_refund(None), OnRefund::Void);
-    }
-
-    #[test]
-    fn statuses_round_trip() {
-        assert_eq!(Status::parse(Status::Paid.as_str()), Some(Status::Paid));
-        assert_eq!(
-            Status::parse(Status::Canceled.as_str()),
-            Some(Status::Canceled)
-        );
-        assert_eq!(Status::parse("x"), None);
     }
 }

@@ -254,10 +254,17 @@ impl Policy for RefundPolicy {
         let rid = ctx.request_id.as_deref();
         match &envelope.event {
             Event::ApplyCanceled(e) => {
-                store::refund(tx, &self.outbox, e.conference_id, "booking cancelled", rid).await?
+                store::refund(
+                    tx,
+                    &self.outbox,
+                    e.conference_id.get(),
+                    "booking cancelled",
+                    rid,
+                )
+                .await?
             }
             Event::AssignRejected(e) => {
-                store::refund(tx, &self.outbox, e.conference_id, &e.reason, rid).await?
+                store::refund(tx, &self.outbox, e.conference_id.get(), &e.reason, rid).await?
             }
             _ => {}
         }

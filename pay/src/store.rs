@@ -5,15 +5,15 @@ use hifive_common::{
     db::{LockScope, Match, PageQuery, lock, now},
 };
 use serde_json::{Value, json};
-use shared_events::{Envelope, Event, Paid, PayCanceled};
+use shared_events::{Envelope, Event, Paid, PayCanceled, PayStatus, UnknownStatus};
 use sqlx::{AnyPool, Row, any::AnyRow};
 
-use crate::domain::{self, Existing, OnRefund, OnRequest, Status};
+use crate::domain::{self, Existing, OnRefund, OnRequest};
 
 #[derive(Debug, Clone)]
 pub struct Payment {
     pub pay_id: i64,
-    pub status: Status,
+    pub status: PayStatus,
     pub conference_id: i64,
     pub room_number: i64,
     /// Whose payment it is (the booking customer's `sub`).
@@ -25,8 +25,9 @@ impl Payment {
         let raw: String = row.try_get("status")?;
         Ok(Self {
             pay_id: row.try_get("pay_id")?,
-            status: Status::parse(&raw)
-                .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {raw}").into()))?,
+            status: raw
+                .parse()
+                .map_err(|e: UnknownStatus| sqlx::Error::Decode(e.into()))?,
             conference_id: row.try_get("conference_id")?,
             room_number: row.try_get("room_number")?,
             customer: row.try_get("customer")?,
@@ -49,6 +50,11 @@ impl Payment {
             status: self.status,
         }
     }
+}
+
+/// A stored number as an id (ids in the table are positive).
+fn id<T: TryFrom<i64, Error = shared_events::InvalidId>>(n: i64) -> Result<T, sqlx::Error> {
+    T::try_from(n).map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
 const COLUMNS: &str = "pay_id, status, conference_id, room_number, customer";
@@ -127,16 +133,16 @@ pub async fn charge(
             .bind(conference_id)
             .bind(room_number)
             .bind(customer)
-            .bind(Status::Paid.as_str())
+            .bind(PayStatus::Paid.as_str())
             .bind(at)
             .fetch_one(&mut *tx)
             .await?
             .try_get("pay_id")?;
             let paid = Envelope::new(Event::Paid(Paid {
-                pay_id,
-                pay_status: Status::Paid.as_str().into(),
-                conference_id,
-                room_number,
+                pay_id: id(pay_id)?,
+                pay_status: PayStatus::Paid,
+                conference_id: id(conference_id)?,
+                room_number: id(room_number)?,
             }));
             outbox.enqueue(&mut tx, &paid, Some(request_id)).await?;
             Charged::New(pay_id)
@@ -163,16 +169,16 @@ pub async fn refund(
     match (decision, payment) {
         (OnRefund::Refund(pay_id), Some(payment)) => {
             sqlx::query("UPDATE pay SET status = $1, updated_at = $2 WHERE pay_id = $3")
-                .bind(Status::Canceled.as_str())
+                .bind(PayStatus::Canceled.as_str())
                 .bind(now())
                 .bind(pay_id)
                 .execute(&mut *conn)
                 .await?;
             let canceled = Envelope::new(Event::PayCanceled(PayCanceled {
-                pay_id,
-                pay_status: Status::Canceled.as_str().into(),
-                conference_id,
-                room_number: payment.room_number,
+                pay_id: id(pay_id)?,
+                pay_status: PayStatus::Canceled,
+                conference_id: id(conference_id)?,
+                room_number: id(payment.room_number)?,
             }));
             outbox.enqueue(conn, &canceled, request_id).await?;
             tracing::info!(conference_id, pay_id, reason, "payment refunded");
