@@ -1,43 +1,7 @@
 //! Booking rules, without I/O. A booking moves
 //! `CREATED → PAID → ASSIGNED`, or ends `REJECTED`, `CANCELED` or `FAILED`.
 
-use shared_events::conference_status as s;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Created,
-    Paid,
-    Assigned,
-    Rejected,
-    Canceled,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => s::CREATED,
-            Status::Paid => s::PAID,
-            Status::Assigned => s::ASSIGNED,
-            Status::Rejected => s::REJECTED,
-            Status::Canceled => s::CANCELED,
-            Status::Failed => s::FAILED,
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Status::Created,
-            Status::Paid,
-            Status::Assigned,
-            Status::Rejected,
-            Status::Canceled,
-            Status::Failed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == raw)
-    }
-}
+use shared_events::ConferenceStatus;
 
 /// What to do when pay confirms the payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +16,13 @@ pub enum OnPaid {
     Ended,
 }
 
-pub fn on_paid(status: Status) -> OnPaid {
+pub fn on_paid(status: ConferenceStatus) -> OnPaid {
     match status {
-        Status::Created => OnPaid::MarkPaid,
-        Status::Paid | Status::Assigned | Status::Rejected => OnPaid::KeepStatus,
-        Status::Canceled | Status::Failed => OnPaid::Ended,
+        ConferenceStatus::Created => OnPaid::MarkPaid,
+        ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
+            OnPaid::KeepStatus
+        }
+        ConferenceStatus::Canceled | ConferenceStatus::Failed => OnPaid::Ended,
     }
 }
 
@@ -71,13 +37,15 @@ pub enum OnPayFailure {
     Ended,
 }
 
-pub fn on_pay_failure(status: Status, may_have_charged: bool) -> OnPayFailure {
+pub fn on_pay_failure(status: ConferenceStatus, may_have_charged: bool) -> OnPayFailure {
     match status {
-        Status::Created => OnPayFailure::MarkFailed {
+        ConferenceStatus::Created => OnPayFailure::MarkFailed {
             refund: may_have_charged,
         },
-        Status::Paid | Status::Assigned | Status::Rejected => OnPayFailure::Proceeded,
-        Status::Canceled | Status::Failed => OnPayFailure::Ended,
+        ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
+            OnPayFailure::Proceeded
+        }
+        ConferenceStatus::Canceled | ConferenceStatus::Failed => OnPayFailure::Ended,
     }
 }
 
@@ -92,24 +60,28 @@ pub enum OnCancel {
     NotCancelable,
 }
 
-pub fn on_cancel(status: Status) -> OnCancel {
+pub fn on_cancel(status: ConferenceStatus) -> OnCancel {
     match status {
-        Status::Created | Status::Paid | Status::Assigned => OnCancel::Cancel,
-        Status::Canceled => OnCancel::AlreadyCanceled,
-        Status::Rejected | Status::Failed => OnCancel::NotCancelable,
+        ConferenceStatus::Created | ConferenceStatus::Paid | ConferenceStatus::Assigned => {
+            OnCancel::Cancel
+        }
+        ConferenceStatus::Canceled => OnCancel::AlreadyCanceled,
+        ConferenceStatus::Rejected | ConferenceStatus::Failed => OnCancel::NotCancelable,
     }
 }
 
 /// The room service assigned the room: `PAID → ASSIGNED` (also from `CREATED`, when the
 /// event overtakes pay's HTTP answer). A cancelled or failed booking stays as it is: its
 /// refund releases the room.
-pub fn on_assigned(status: Status) -> Option<Status> {
-    matches!(status, Status::Created | Status::Paid).then_some(Status::Assigned)
+pub fn on_assigned(status: ConferenceStatus) -> Option<ConferenceStatus> {
+    matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid)
+        .then_some(ConferenceStatus::Assigned)
 }
 
 /// The room service rejected the booking (unknown or occupied room): it ends `REJECTED`.
-pub fn on_assign_rejected(status: Status) -> Option<Status> {
-    matches!(status, Status::Created | Status::Paid).then_some(Status::Rejected)
+pub fn on_assign_rejected(status: ConferenceStatus) -> Option<ConferenceStatus> {
+    matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid)
+        .then_some(ConferenceStatus::Rejected)
 }
 
 #[cfg(test)]
@@ -117,32 +89,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_round_trip() {
-        for st in [
-            Status::Created,
-            Status::Paid,
-            Status::Assigned,
-            Status::Rejected,
-            Status::Canceled,
-            Status::Failed,
-        ] {
-            assert_eq!(Status::parse(st.as_str()), Some(st));
-        }
-        assert_eq!(Status::parse("Req complete"), None);
-    }
-
-    #[test]
     fn happy_path_created_paid_assigned() {
-        assert_eq!(on_paid(Status::Created), OnPaid::MarkPaid);
-        assert_eq!(on_assigned(Status::Paid), Some(Status::Assigned));
+        assert_eq!(on_paid(ConferenceStatus::Created), OnPaid::MarkPaid);
+        assert_eq!(
+            on_assigned(ConferenceStatus::Paid),
+            Some(ConferenceStatus::Assigned)
+        );
     }
 
     #[test]
     fn assigned_event_may_overtake_the_pay_answer() {
-        assert_eq!(on_assigned(Status::Created), Some(Status::Assigned));
-        assert_eq!(on_paid(Status::Assigned), OnPaid::KeepStatus);
         assert_eq!(
-            on_pay_failure(Status::Assigned, true),
+            on_assigned(ConferenceStatus::Created),
+            Some(ConferenceStatus::Assigned)
+        );
+        assert_eq!(on_paid(ConferenceStatus::Assigned), OnPaid::KeepStatus);
+        assert_eq!(
+            on_pay_failure(ConferenceStatus::Assigned, true),
             OnPayFailure::Proceeded
         );
     }
@@ -150,10 +113,10 @@ mod tests {
     #[test]
     fn late_events_do_not_revive_ended_bookings() {
         for ended in [
-            Status::Canceled,
-            Status::Failed,
-            Status::Rejected,
-            Status::Assigned,
+            ConferenceStatus::Canceled,
+            ConferenceStatus::Failed,
+            ConferenceStatus::Rejected,
+            ConferenceStatus::Assigned,
         ] {
             assert_eq!(on_assigned(ended), None, "{ended:?}");
             assert_eq!(on_assign_rejected(ended), None, "{ended:?}");
@@ -163,23 +126,32 @@ mod tests {
     #[test]
     fn pay_failure_refunds_only_when_pay_may_have_charged() {
         assert_eq!(
-            on_pay_failure(Status::Created, false),
+            on_pay_failure(ConferenceStatus::Created, false),
             OnPayFailure::MarkFailed { refund: false }
         );
         assert_eq!(
-            on_pay_failure(Status::Created, true),
+            on_pay_failure(ConferenceStatus::Created, true),
             OnPayFailure::MarkFailed { refund: true }
         );
-        assert_eq!(on_pay_failure(Status::Canceled, true), OnPayFailure::Ended);
+        assert_eq!(
+            on_pay_failure(ConferenceStatus::Canceled, true),
+            OnPayFailure::Ended
+        );
     }
 
     #[test]
     fn cancel_is_idempotent_and_refuses_ended_bookings() {
-        assert_eq!(on_cancel(Status::Assigned), OnCancel::Cancel);
-        assert_eq!(on_cancel(Status::Paid), OnCancel::Cancel);
-        assert_eq!(on_cancel(Status::Canceled), OnCancel::AlreadyCanceled);
-        assert_eq!(on_cancel(Status::Rejected), OnCancel::NotCancelable);
-        assert_eq!(on_cancel(Status::Failed), OnCancel::NotCancelable);
-        assert_eq!(on_paid(Status::Canceled), OnPaid::Ended);
+        assert_eq!(on_cancel(ConferenceStatus::Assigned), OnCancel::Cancel);
+        assert_eq!(on_cancel(ConferenceStatus::Paid), OnCancel::Cancel);
+        assert_eq!(
+            on_cancel(ConferenceStatus::Canceled),
+            OnCancel::AlreadyCanceled
+        );
+        assert_eq!(
+            on_cancel(ConferenceStatus::Rejected),
+            OnCancel::NotCancelable
+        );
+        assert_eq!(on_cancel(ConferenceStatus::Failed), OnCancel::NotCancelable);
+        assert_eq!(on_paid(ConferenceStatus::Canceled), OnPaid::Ended);
     }
 }

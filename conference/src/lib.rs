@@ -23,7 +23,7 @@ use hifive_common::{
     http::path_id,
     idempotency::{self, IdempotencyKey, Prior, Stored},
 };
-use shared_events::{Envelope, Event};
+use shared_events::{ConferenceId, ConferenceStatus, Envelope, Event};
 use tracing::Instrument;
 
 use crate::{
@@ -171,7 +171,7 @@ async fn sweep_stuck(db: Db, outbox: Outbox, stuck_after: Duration, shutdown: Ca
             Ok(ended) => {
                 for id in ended {
                     tracing::warn!(
-                        conference_id = id,
+                        conference_id = id.get(),
                         "booking left CREATED by an interrupted pay call: FAILED, payment refunded if made"
                     );
                 }
@@ -234,7 +234,7 @@ impl AppState {
         let stale = since.as_str() < hifive_common::db::ago(self.stuck_after).as_str();
         let id = resource
             .strip_prefix("conference:")
-            .and_then(|id| id.parse::<i64>().ok());
+            .and_then(|id| id.parse::<ConferenceId>().ok());
         let (true, Some(id)) = (stale, id) else {
             return Ok(Some(prior.answer()));
         };
@@ -242,9 +242,9 @@ impl AppState {
         let booking = store::find(&mut conn, id).await?;
         drop(conn);
         match booking.map(|b| (b.status, b)) {
-            Some((domain::Status::Created, _)) => Ok(Some(prior.answer())),
+            Some((ConferenceStatus::Created, _)) => Ok(Some(prior.answer())),
             Some((
-                domain::Status::Paid | domain::Status::Assigned | domain::Status::Rejected,
+                ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected,
                 booking,
             )) => {
                 let answer = created(base, &booking);
@@ -271,7 +271,8 @@ async fn apply(
     body: JsonObject,
 ) -> Result<Response, AppError> {
     caller.require(Role::Customer)?;
-    let room_number = body.id("roomNumber")?;
+    let room_number = shared_events::RoomNumber::try_from(body.id("roomNumber")?)
+        .map_err(|e| AppError::unprocessable("invalid_field", e.to_string()))?;
     let attempt = key.attempt(
         &caller.subject,
         "POST /conferences",
@@ -305,7 +306,7 @@ async fn apply(
 
 /// What a customer asked to book.
 struct Booking {
-    room_number: i64,
+    room_number: shared_events::RoomNumber,
     customer: String,
     request_id: String,
     attempt: Option<idempotency::Attempt>,
@@ -337,8 +338,12 @@ async fn book(
         // Another request with the key got there first.
         Err(prior) => return Ok(prior.answer()),
     };
-    tracing::Span::current().record("conference_id", id);
-    tracing::info!(conference_id = id, room_number, "booking created; paying");
+    tracing::Span::current().record("conference_id", id.get());
+    tracing::info!(
+        conference_id = id.get(),
+        room_number = room_number.get(),
+        "booking created; paying"
+    );
     let request = PayRequest {
         conference_id: id,
         room_number,
@@ -363,8 +368,8 @@ async fn book(
                 ));
             }
             tracing::info!(
-                conference_id = id,
-                pay_id,
+                conference_id = id.get(),
+                pay_id = pay_id.get(),
                 status = booking.status.as_str(),
                 "booking paid"
             );
@@ -384,7 +389,7 @@ async fn book(
             {
                 Some(booking) => Ok(render(&booking).response(false)),
                 None => {
-                    tracing::warn!(conference_id = id, error = %e, refund, "payment failed; booking FAILED");
+                    tracing::warn!(conference_id = id.get(), error = %e, refund, "payment failed; booking FAILED");
                     Err(AppError::unavailable(
                         "payment_unavailable",
                         format!(
@@ -434,7 +439,8 @@ async fn read(
     Path(raw): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let scope = caller.scope()?;
-    let id = path_id(&raw, "conference id")?;
+    let id = ConferenceId::try_from(path_id(&raw, "conference id")?)
+        .map_err(|e| AppError::bad_request("invalid_id", e.to_string()))?;
     let mut conn = app.db.acquire().await?;
     let booking = store::find(&mut conn, id)
         .await?
@@ -455,8 +461,9 @@ async fn cancel(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.require(Role::Customer)?;
-    let id = path_id(&raw, "conference id")?;
-    tracing::Span::current().record("conference_id", id);
+    let id = ConferenceId::try_from(path_id(&raw, "conference id")?)
+        .map_err(|e| AppError::bad_request("invalid_id", e.to_string()))?;
+    tracing::Span::current().record("conference_id", id.get());
     store::cancel(&app.db, &app.outbox, id, &caller.subject, &request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use hifive_common::{auth::ChargeGrant, http::REQUEST_ID};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
 
 use crate::pay_guard::PayRequest;
 
@@ -23,6 +24,31 @@ pub enum PayError {
 impl PayError {
     pub fn may_have_charged(&self) -> bool {
         matches!(self, PayError::Unconfirmed(_))
+    }
+}
+
+/// The body of `POST /pays/room_applied` (the original's shape).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Charge<'a> {
+    conference_id: ConferenceId,
+    room_number: RoomNumber,
+    conference_status: ConferenceStatus,
+    customer: &'a str,
+}
+
+/// Pay's answer: `{"status":"Req_complete","payid":"<id>"}` (the original's; the id may also
+/// come as a number).
+#[derive(Debug, Deserialize)]
+pub struct PayAnswer {
+    pub status: String,
+    pub payid: PayId,
+}
+
+impl PayAnswer {
+    /// The payment made, if pay says the request is complete.
+    pub fn pay_id(&self) -> Option<PayId> {
+        (self.status == "Req_complete").then_some(self.payid)
     }
 }
 
@@ -50,21 +76,21 @@ impl PayClient {
     }
 
     /// Charges the booking; returns the payment id. Pay is idempotent per booking.
-    pub async fn pay(&self, request: &PayRequest) -> Result<i64, PayError> {
+    pub async fn pay(&self, request: &PayRequest) -> Result<PayId, PayError> {
         let mut call = self
             .http
             .post(&self.url)
             .header(REQUEST_ID, &request.request_id)
-            .json(&json!({
-                "conferenceId": request.conference_id,
-                "roomNumber": request.room_number,
-                "conferenceStatus": shared_events::conference_status::CREATED,
-                "customer": request.customer,
-            }));
-        if let Some(secret) = &self.secret {
-            let grant = ChargeGrant {
+            .json(&Charge {
                 conference_id: request.conference_id,
                 room_number: request.room_number,
+                conference_status: ConferenceStatus::Created,
+                customer: &request.customer,
+            });
+        if let Some(secret) = &self.secret {
+            let grant = ChargeGrant {
+                conference_id: request.conference_id.get(),
+                room_number: request.room_number.get(),
                 customer: request.customer.clone(),
             };
             call = call.bearer_auth(grant.sign(secret));
@@ -84,8 +110,8 @@ impl PayClient {
         if !status.is_success() {
             return Err(PayError::Unconfirmed(format!("pay answered {status}")));
         }
-        let body: serde_json::Value = response
-            .json()
+        let body = response
+            .text()
             .await
             .map_err(|e| PayError::Unconfirmed(format!("unreadable answer: {e}")))?;
         parse_pay_id(&body)
@@ -94,15 +120,8 @@ impl PayClient {
 }
 
 /// Reads `{"status":"Req_complete","payid":"<id>"}` (the original's answer).
-pub fn parse_pay_id(body: &serde_json::Value) -> Option<i64> {
-    if body.get("status")?.as_str()? != "Req_complete" {
-        return None;
-    }
-    match body.get("payid")? {
-        serde_json::Value::String(s) => s.parse().ok(),
-        serde_json::Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
+pub fn parse_pay_id(body: &str) -> Option<PayId> {
+    serde_json::from_str::<PayAnswer>(body).ok()?.pay_id()
 }
 
 #[cfg(test)]
@@ -111,16 +130,22 @@ mod tests {
 
     #[test]
     fn reads_the_original_answer() {
+        let twelve = PayId::new(12);
         assert_eq!(
-            parse_pay_id(&json!({"status":"Req_complete","payid":"12"})),
-            Some(12)
+            parse_pay_id(r#"{"status":"Req_complete","payid":"12"}"#),
+            twelve
         );
         assert_eq!(
-            parse_pay_id(&json!({"status":"Req_complete","payid":12})),
-            Some(12)
+            parse_pay_id(r#"{"status":"Req_complete","payid":12}"#),
+            twelve
         );
-        assert_eq!(parse_pay_id(&json!({"status":"nope","payid":"12"})), None);
-        assert_eq!(parse_pay_id(&json!({"status":"Req_complete"})), None);
+        assert_eq!(parse_pay_id(r#"{"status":"nope","payid":"12"}"#), None);
+        assert_eq!(parse_pay_id(r#"{"status":"Req_complete"}"#), None);
+        assert_eq!(
+            parse_pay_id(r#"{"status":"Req_complete","payid":"x"}"#),
+            None
+        );
+        assert_eq!(parse_pay_id("not json"), None);
     }
 
     #[test]

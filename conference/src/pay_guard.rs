@@ -14,6 +14,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
+use shared_events::{ConferenceId, PayId, RoomNumber};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, util::BoxCloneSyncService};
 use tower_resilience_circuitbreaker::{
@@ -64,8 +65,8 @@ impl Default for GuardConfig {
 /// One payment to make.
 #[derive(Debug, Clone)]
 pub struct PayRequest {
-    pub conference_id: i64,
-    pub room_number: i64,
+    pub conference_id: ConferenceId,
+    pub room_number: RoomNumber,
     /// Who books (the token's `sub`): the payment is theirs.
     pub customer: String,
     pub request_id: String,
@@ -142,7 +143,7 @@ impl BreakerState {
 /// breaker and the bulkhead.
 #[derive(Clone)]
 pub struct GuardedPay {
-    service: BoxCloneSyncService<PayRequest, i64, PayCallError>,
+    service: BoxCloneSyncService<PayRequest, PayId, PayCallError>,
     bulkhead: Arc<Semaphore>,
     state: Arc<BreakerState>,
     config: GuardConfig,
@@ -151,12 +152,12 @@ pub struct GuardedPay {
 /// Permission to call pay: a bulkhead slot, held until the call ends.
 pub struct Admission {
     _slot: OwnedSemaphorePermit,
-    service: BoxCloneSyncService<PayRequest, i64, PayCallError>,
+    service: BoxCloneSyncService<PayRequest, PayId, PayCallError>,
 }
 
 impl Admission {
     /// Makes the payment (the breaker may still refuse it while half-open).
-    pub async fn pay(self, request: PayRequest) -> Result<i64, PayCallError> {
+    pub async fn pay(self, request: PayRequest) -> Result<PayId, PayCallError> {
         self.service.oneshot(request).await
     }
 }
@@ -176,14 +177,14 @@ impl GuardedPay {
     /// Guards any pay service (the tests use a controllable one).
     pub fn around<S>(pay: S, config: GuardConfig) -> anyhow::Result<Self>
     where
-        S: Service<PayRequest, Response = i64, Error = PayError> + Clone + Send + Sync + 'static,
+        S: Service<PayRequest, Response = PayId, Error = PayError> + Clone + Send + Sync + 'static,
         S::Future: Send + 'static,
     {
         let state = Arc::new(BreakerState::default());
         let seen = state.clone();
         let (breaker, _handle) = CircuitBreakerLayer::builder()
             .name("pay")
-            .failure_classifier(|result: &Result<i64, PayError>| {
+            .failure_classifier(|result: &Result<PayId, PayError>| {
                 // A refusal (4xx) is pay working as it should; it does not trip the breaker.
                 matches!(
                     result,
@@ -241,7 +242,7 @@ impl GuardedPay {
     }
 
     /// Admits and makes one payment.
-    pub async fn pay(&self, request: PayRequest) -> Result<i64, PayCallError> {
+    pub async fn pay(&self, request: PayRequest) -> Result<PayId, PayCallError> {
         self.admit()?.pay(request).await
     }
 

@@ -7,39 +7,31 @@ use hifive_common::{
     idempotency::{self, Attempt, Prior, Render, Stored},
 };
 use serde_json::{Value, json};
-use shared_events::{Applied, ApplyCanceled, Envelope, Event, conference_status};
-use sqlx::{AnyPool, Row, any::AnyRow};
+use shared_events::{
+    Applied, ApplyCanceled, ConferenceId, ConferenceStatus as Status, Envelope, Event, PayId,
+    RoomNumber,
+};
+use sqlx::{AnyPool, FromRow, Row};
 
-use crate::domain::{self, OnCancel, OnPaid, OnPayFailure, Status};
+use crate::domain::{self, OnCancel, OnPaid, OnPayFailure};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Booking {
-    pub conference_id: i64,
+    pub conference_id: ConferenceId,
+    #[sqlx(try_from = "String")]
     pub status: Status,
-    pub pay_id: Option<i64>,
-    pub room_number: i64,
+    pub pay_id: Option<PayId>,
+    pub room_number: RoomNumber,
     /// Who booked (`sub`); none for bookings made before owners were recorded.
     pub customer: Option<String>,
 }
 
 /// The key of a booking's `Idempotency-Key` record.
-pub fn resource(id: i64) -> String {
+pub fn resource(id: ConferenceId) -> String {
     format!("conference:{id}")
 }
 
 impl Booking {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let raw: String = row.try_get("status")?;
-        Ok(Self {
-            conference_id: row.try_get("conference_id")?,
-            status: Status::parse(&raw)
-                .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {raw}").into()))?,
-            pay_id: row.try_get("pay_id")?,
-            room_number: row.try_get("room_number")?,
-            customer: row.try_get("customer")?,
-        })
-    }
-
     /// The API shape (Spring Data REST fields plus the id).
     pub fn to_json(&self) -> Value {
         json!({
@@ -54,7 +46,7 @@ impl Booking {
     fn apply_canceled(&self) -> Envelope {
         Envelope::new(Event::ApplyCanceled(ApplyCanceled {
             conference_id: self.conference_id,
-            conference_status: conference_status::CANCELED.into(),
+            conference_status: Status::Canceled,
             pay_id: self.pay_id,
             room_number: self.room_number,
         }))
@@ -67,11 +59,11 @@ const COLUMNS: &str = "conference_id, status, pay_id, room_number, customer";
 /// same transaction (`Err(prior)`, and nothing is created, when it is taken already).
 pub async fn create(
     db: &AnyPool,
-    room_number: i64,
+    room_number: RoomNumber,
     customer: &str,
     request_id: &str,
     attempt: Option<&Attempt>,
-) -> Result<Result<i64, Prior>, sqlx::Error> {
+) -> Result<Result<ConferenceId, Prior>, sqlx::Error> {
     let at = now();
     let mut tx = db.begin().await?;
     let row = sqlx::query(
@@ -85,7 +77,7 @@ pub async fn create(
     .bind(at)
     .fetch_one(&mut *tx)
     .await?;
-    let id: i64 = row.try_get("conference_id")?;
+    let id: ConferenceId = row.try_get("conference_id")?;
     if let Some(attempt) = attempt
         && let Some(prior) = idempotency::claim(&mut tx, attempt, &resource(id)).await?
     {
@@ -96,7 +88,7 @@ pub async fn create(
     Ok(Ok(id))
 }
 
-pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Booking>, sqlx::Error> {
+pub async fn find(conn: &mut DbConn, id: ConferenceId) -> Result<Option<Booking>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM conference WHERE conference_id = $1"
     ))
@@ -119,15 +111,15 @@ pub async fn list(
         order_by: "conference_id",
         filter: scope.owner().map(|owner| ("customer", Match::Text(owner))),
     }
-    .fetch(db, limit, offset, Booking::from_row)
+    .fetch(db, limit, offset, |row| Booking::from_row(row))
     .await
 }
 
 async fn set_status(
     conn: &mut DbConn,
-    id: i64,
+    id: ConferenceId,
     status: Status,
-    pay_id: Option<i64>,
+    pay_id: Option<PayId>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE conference SET status = $1, pay_id = COALESCE($2, pay_id), updated_at = $3
@@ -142,7 +134,7 @@ async fn set_status(
     Ok(())
 }
 
-fn missing(id: i64) -> AppError {
+fn missing(id: ConferenceId) -> AppError {
     AppError::not_found(format!("conference {id} does not exist"))
 }
 
@@ -152,13 +144,13 @@ fn missing(id: i64) -> AppError {
 pub async fn record_payment(
     db: &AnyPool,
     outbox: &Outbox,
-    id: i64,
-    pay_id: i64,
+    id: ConferenceId,
+    pay_id: PayId,
     request_id: &str,
     render: impl Fn(&Booking) -> Stored,
 ) -> Result<Booking, AppError> {
     let mut tx = db.begin().await?;
-    lock(&mut tx, LockScope::Conference, id).await?;
+    lock(&mut tx, LockScope::Conference, id.get()).await?;
     let mut booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
     let decision = domain::on_paid(booking.status);
     match decision {
@@ -168,7 +160,7 @@ pub async fn record_payment(
             booking.pay_id = Some(pay_id);
             let applied = Envelope::new(Event::Applied(Applied {
                 conference_id: id,
-                conference_status: Status::Paid.as_str().into(),
+                conference_status: Status::Paid,
                 room_number: booking.room_number,
                 pay_id,
             }));
@@ -199,13 +191,13 @@ pub async fn record_payment(
 pub async fn record_pay_failure(
     db: &AnyPool,
     outbox: &Outbox,
-    id: i64,
+    id: ConferenceId,
     may_have_charged: bool,
     request_id: &str,
     render: Option<Render<'_, Booking>>,
 ) -> Result<Option<Booking>, AppError> {
     let mut tx = db.begin().await?;
-    lock(&mut tx, LockScope::Conference, id).await?;
+    lock(&mut tx, LockScope::Conference, id.get()).await?;
     let booking = find(&mut tx, id).await?.ok_or_else(|| missing(id))?;
     let outcome = match domain::on_pay_failure(booking.status, may_have_charged) {
         OnPayFailure::MarkFailed { refund } => {
@@ -237,12 +229,12 @@ pub async fn record_pay_failure(
 pub async fn cancel(
     db: &AnyPool,
     outbox: &Outbox,
-    id: i64,
+    id: ConferenceId,
     customer: &str,
     request_id: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    lock(&mut tx, LockScope::Conference, id).await?;
+    lock(&mut tx, LockScope::Conference, id.get()).await?;
     let booking = find(&mut tx, id)
         .await?
         .filter(|b| b.customer.as_deref() == Some(customer))
@@ -256,8 +248,8 @@ pub async fn cancel(
             tx.commit().await?;
             outbox.wake();
             tracing::info!(
-                conference_id = id,
-                room_number = booking.room_number,
+                conference_id = id.get(),
+                room_number = booking.room_number.get(),
                 "booking cancelled"
             );
             Ok(())
@@ -276,26 +268,29 @@ pub async fn cancel(
 /// Moves a booking as an event dictates (`decide` maps the current status to the next one).
 pub async fn follow_event(
     conn: &mut DbConn,
-    id: i64,
-    pay_id: i64,
+    id: ConferenceId,
+    pay_id: PayId,
     decide: fn(Status) -> Option<Status>,
 ) -> Result<(), sqlx::Error> {
-    lock(conn, LockScope::Conference, id).await?;
+    lock(conn, LockScope::Conference, id.get()).await?;
     let Some(booking) = find(conn, id).await? else {
-        tracing::warn!(conference_id = id, "event about an unknown booking ignored");
+        tracing::warn!(
+            conference_id = id.get(),
+            "event about an unknown booking ignored"
+        );
         return Ok(());
     };
     match decide(booking.status) {
         Some(next) => {
             set_status(conn, id, next, Some(pay_id)).await?;
             tracing::info!(
-                conference_id = id,
+                conference_id = id.get(),
                 status = next.as_str(),
                 "booking updated"
             );
         }
         None => tracing::info!(
-            conference_id = id,
+            conference_id = id.get(),
             status = booking.status.as_str(),
             "booking already ended; event changes nothing"
         ),
@@ -307,7 +302,11 @@ pub async fn follow_event(
 /// long ago without an answer being recorded (the service stopped mid-call). Each becomes
 /// `FAILED` and asks pay to refund what it may have charged, as a timed-out call does.
 /// Returns their ids.
-pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<Vec<i64>, AppError> {
+pub async fn fail_stuck(
+    db: &AnyPool,
+    outbox: &Outbox,
+    cutoff: &str,
+) -> Result<Vec<ConferenceId>, AppError> {
     let rows = sqlx::query(
         "SELECT conference_id, request_id FROM conference
          WHERE status = $1 AND created_at < $2 ORDER BY conference_id LIMIT 100",
@@ -318,7 +317,7 @@ pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<V
     .await?;
     let mut ended = Vec::with_capacity(rows.len());
     for row in rows {
-        let id: i64 = row.try_get("conference_id")?;
+        let id: ConferenceId = row.try_get("conference_id")?;
         let request_id: Option<String> = row.try_get("request_id")?;
         record_pay_failure(
             db,
@@ -336,7 +335,7 @@ pub async fn fail_stuck(db: &AnyPool, outbox: &Outbox, cutoff: &str) -> Result<V
 
 /// Removes a booking that never reached pay (the pay guard refused it at once): nothing was
 /// announced or charged, so nothing is kept. Only a `CREATED` booking is removed.
-pub async fn discard(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+pub async fn discard(db: &AnyPool, id: ConferenceId) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM conference WHERE conference_id = $1 AND status = $2")
         .bind(id)
@@ -350,14 +349,18 @@ pub async fn discard(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
 
 /// Stores the answer for a booking's `Idempotency-Key` whose request was cut short (the
 /// service stopped before it answered) once the booking has moved on.
-pub async fn complete_key(db: &AnyPool, id: i64, answer: &Stored) -> Result<(), sqlx::Error> {
+pub async fn complete_key(
+    db: &AnyPool,
+    id: ConferenceId,
+    answer: &Stored,
+) -> Result<(), sqlx::Error> {
     let mut conn = db.acquire().await?;
     idempotency::complete(&mut conn, &resource(id), answer).await
 }
 
 /// Frees a booking's `Idempotency-Key` whose request was cut short and whose booking ended
 /// unpaid (or is gone): a retry books anew.
-pub async fn release_key(db: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
+pub async fn release_key(db: &AnyPool, id: ConferenceId) -> Result<(), sqlx::Error> {
     let mut conn = db.acquire().await?;
     idempotency::release(&mut conn, &resource(id)).await
 }

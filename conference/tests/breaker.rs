@@ -94,15 +94,15 @@ fn small() -> GuardConfig {
 fn request() -> PayRequest {
     PayRequest {
         customer: "alice".into(),
-        conference_id: 1,
-        room_number: 1,
+        conference_id: shared_events::ConferenceId::new(1).unwrap(),
+        room_number: shared_events::RoomNumber::new(1).unwrap(),
         request_id: "breaker-test".into(),
     }
 }
 
 /// Calls until the breaker lets a call through (it half-opens after its wait); returns that
 /// call's result. Polls with a deadline; asserts nothing about time.
-async fn first_permitted(guard: &GuardedPay) -> Result<i64, PayCallError> {
+async fn first_permitted(guard: &GuardedPay) -> Result<shared_events::PayId, PayCallError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match guard.pay(request()).await {
@@ -137,7 +137,7 @@ async fn open_it(pay: &FakePay, guard: &GuardedPay) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_refuses_half_opens_closes_and_reopens() {
     let (pay, guard) = guarded(small()).await;
-    assert_eq!(guard.pay(request()).await.unwrap(), 7);
+    assert_eq!(guard.pay(request()).await.unwrap().get(), 7);
     assert_eq!(guard.breaker().name(), "CLOSED");
 
     // At least 50% of a 4-call window failing opens it: one success and three failures.
@@ -155,9 +155,9 @@ async fn opens_refuses_half_opens_closes_and_reopens() {
 
     // After the wait, trial calls go through (half-open); two successes close it.
     pay.set(OK);
-    assert_eq!(first_permitted(&guard).await.unwrap(), 7);
+    assert_eq!(first_permitted(&guard).await.unwrap().get(), 7);
     assert_eq!(guard.breaker().name(), "HALF_OPEN");
-    assert_eq!(guard.pay(request()).await.unwrap(), 7);
+    assert_eq!(guard.pay(request()).await.unwrap().get(), 7);
     assert_eq!(guard.breaker().name(), "CLOSED");
 
     // Failing again opens it again; a failed trial call re-opens it from half-open.
@@ -213,7 +213,7 @@ async fn a_full_bulkhead_refuses_at_once_without_calling_pay() {
     assert_eq!(pay.hits(), 2, "a full bulkhead does not call pay");
     pay.set(OK);
     for call in in_flight {
-        assert_eq!(call.await.unwrap().unwrap(), 7);
+        assert_eq!(call.await.unwrap().unwrap().get(), 7);
     }
     assert_eq!(
         guard.breaker().name(),

@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use conference::{domain::Status, store};
+use conference::store;
 use hifive_common::{
     Outbox, db,
     idempotency::{self, Attempt, Prior, Stored},
 };
+use shared_events::{ConferenceId, ConferenceStatus as Status, PayId, RoomNumber};
 use sqlx::Row;
 
 fn answer(booking: &store::Booking) -> Stored {
@@ -32,7 +33,11 @@ fn attempt(key: &str) -> Attempt {
     }
 }
 
-async fn status(db: &db::Db, id: i64) -> Status {
+fn room(n: i64) -> RoomNumber {
+    RoomNumber::new(n).unwrap()
+}
+
+async fn status(db: &db::Db, id: ConferenceId) -> Status {
     let mut conn = db.acquire().await.unwrap();
     store::find(&mut conn, id).await.unwrap().unwrap().status
 }
@@ -43,22 +48,35 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         .await
         .unwrap();
     let outbox = Outbox::default();
-    let stuck = store::create(&db, 1, "alice", "req-stuck", Some(&attempt("k-stuck")))
+    let stuck = store::create(
+        &db,
+        room(1),
+        "alice",
+        "req-stuck",
+        Some(&attempt("k-stuck")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let paid = store::create(&db, room(2), "alice", "req-paid", Some(&attempt("k-paid")))
         .await
         .unwrap()
         .unwrap();
-    let paid = store::create(&db, 2, "alice", "req-paid", Some(&attempt("k-paid")))
-        .await
-        .unwrap()
-        .unwrap();
-    store::record_payment(&db, &outbox, paid, 70, "req-paid", answer)
-        .await
-        .unwrap();
+    store::record_payment(
+        &db,
+        &outbox,
+        paid,
+        PayId::new(70).unwrap(),
+        "req-paid",
+        answer,
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE conference SET created_at = '2000-01-01T00:00:00.000Z'")
         .execute(&db)
         .await
         .unwrap();
-    let fresh = store::create(&db, 3, "alice", "req-fresh", None)
+    let fresh = store::create(&db, room(3), "alice", "req-fresh", None)
         .await
         .unwrap()
         .unwrap();
@@ -91,7 +109,7 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         .expect("an ApplyCanceled for the stuck booking");
     let payload: serde_json::Value =
         serde_json::from_str(&refund.get::<String, _>("payload")).unwrap();
-    assert_eq!(payload["conferenceId"], stuck);
+    assert_eq!(payload["conferenceId"], stuck.get());
     assert_eq!(payload["payId"], serde_json::Value::Null);
     assert_eq!(
         refund.get::<Option<String>, _>("request_id").as_deref(),
@@ -108,7 +126,7 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         Some(Prior::Done(stored)) => assert_eq!(stored.status, 201),
         other => panic!("the paid booking's answer is not kept: {other:?}"),
     }
-    let again = store::create(&db, 2, "alice", "req-again", Some(&attempt("k-paid")))
+    let again = store::create(&db, room(2), "alice", "req-again", Some(&attempt("k-paid")))
         .await
         .unwrap();
     assert!(matches!(again, Err(Prior::Done(_))), "{again:?}");
@@ -117,7 +135,7 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         ..attempt("k-paid")
     };
     assert_eq!(
-        store::create(&db, 2, "alice", "req-other", Some(&mismatch))
+        store::create(&db, room(2), "alice", "req-other", Some(&mismatch))
             .await
             .unwrap(),
         Err(Prior::Mismatch)
