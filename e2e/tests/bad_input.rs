@@ -126,7 +126,7 @@ async fn bad_input_is_refused_with_json_errors_and_stores_nothing() {
             400,
             "missing_parameter",
         ),
-        // The internal payment call is not routed by the gateway (see auth.rs).
+        // The internal payment call is not routed by the gateway (see auth_internal_call.rs).
         (
             "POST",
             "/pays/room_applied",
