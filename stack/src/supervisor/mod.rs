@@ -8,114 +8,20 @@
 
 use std::{
     collections::BTreeMap,
-    path::PathBuf,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::Pid,
-};
-use serde::Serialize;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::Command,
-    sync::Notify,
-};
+use nix::sys::signal::Signal;
+use tokio::{process::Child, sync::Notify};
 
-/// Where a process's output goes.
-#[derive(Debug, Clone)]
-pub enum Output {
-    /// Appended to a file.
-    File(PathBuf),
-    /// Our own standard output, each line prefixed with `[name] `.
-    Prefixed,
-}
+mod process;
+mod spec;
+mod watch;
 
-/// How the supervisor tells that a running process is dead and must be restarted.
-#[derive(Debug, Clone)]
-pub enum Check {
-    None,
-    /// `GET url` must answer 2xx (a service's `/health/live`).
-    Live {
-        url: String,
-    },
-    /// The broker must pass [`crate::probe::probe`].
-    Broker {
-        brokers: String,
-    },
-}
-
-/// One process to supervise.
-#[derive(Debug, Clone)]
-pub struct Spec {
-    pub name: String,
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: Option<PathBuf>,
-    pub output: Output,
-    pub check: Check,
-    /// Start it again when it exits by itself (the broker: yes; services: as configured).
-    pub restart_on_exit: bool,
-    /// How long a stop may take before SIGKILL.
-    pub stop_grace: Duration,
-    /// When restarting this process for a failed check did not help (it fails again within
-    /// [`Checks::escalate_within`] of that restart), restart this one first: a service whose
-    /// consumer stays stalled across its own restart is stuck in the broker (Tansu can keep
-    /// a dead member as its group's leader until it restarts; docs/broker.md).
-    pub escalate_to: Option<String>,
-}
-
-/// Timings of the checks.
-#[derive(Debug, Clone, Copy)]
-pub struct Checks {
-    /// A check runs this often per process.
-    pub every: Duration,
-    /// ... may take this long ...
-    pub timeout: Duration,
-    /// ... and this many failures in a row mean "dead".
-    pub failures: u32,
-    /// No check in the first moments of a process (it is starting).
-    pub startup: Duration,
-    /// See [`Spec::escalate_to`].
-    pub escalate_within: Duration,
-}
-
-impl Default for Checks {
-    fn default() -> Self {
-        Self {
-            every: Duration::from_secs(3),
-            timeout: Duration::from_secs(5),
-            failures: 3,
-            startup: Duration::from_secs(10),
-            escalate_within: Duration::from_secs(300),
-        }
-    }
-}
-
-/// A process's state, as shown by `status`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProcessStatus {
-    pub name: String,
-    /// `running`, `stopped` (by the user), `exited` (by itself).
-    pub state: &'static str,
-    pub pid: Option<u32>,
-    /// Restarts done by the supervisor (failed checks, exits).
-    pub restarts: u32,
-    /// Why it last stopped or was restarted.
-    pub last_event: Option<String>,
-}
-
-/// What the supervisor did, for reports (the soak counts recoveries with it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Happening {
-    Exited { name: String, status: String },
-    Restarted { name: String, reason: String },
-}
+pub use process::die_with_parent;
+use process::{describe, signal};
+pub use spec::{Check, Checks, Happening, Output, ProcessStatus, Spec};
 
 struct Slot {
     spec: Spec,
@@ -208,42 +114,7 @@ impl Supervisor {
             return Ok(());
         }
         let spec = slot.spec.clone();
-        let mut command = Command::new(&spec.program);
-        command
-            .args(&spec.args)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(false);
-        if let Some(dir) = &spec.cwd {
-            command.current_dir(dir);
-        }
-        // If the supervisor itself is killed (SIGKILL, a crashed test), its children go with it
-        // instead of running on unsupervised.
-        die_with_parent(command.as_std_mut());
-        match &spec.output {
-            Output::File(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
-                command.stdout(file.try_clone()?).stderr(file);
-            }
-            Output::Prefixed => {
-                command.stdout(Stdio::piped()).stderr(Stdio::piped());
-            }
-        }
-        let mut child = command.spawn().map_err(|e| {
-            anyhow::anyhow!("cannot start {name} ({}): {e}", spec.program.display())
-        })?;
-        if let Output::Prefixed = spec.output {
-            if let Some(out) = child.stdout.take() {
-                tokio::spawn(prefix(name.to_owned(), out));
-            }
-            if let Some(err) = child.stderr.take() {
-                tokio::spawn(prefix(name.to_owned(), err));
-            }
-        }
+        let child = process::spawn(name, &spec)?;
         slot.pid = child.id();
         slot.wanted = true;
         if slot
@@ -259,6 +130,13 @@ impl Supervisor {
         let generation = slot.generation;
         let exited = slot.exited.clone();
         drop(state);
+        self.wait_for_exit(name, generation, child, exited);
+        Ok(())
+    }
+
+    /// Waits in the background until run `generation` of `name` ends, then records it and
+    /// wakes whoever waits for that.
+    fn wait_for_exit(&self, name: &str, generation: u64, mut child: Child, exited: Arc<Notify>) {
         let this = self.clone();
         let name = name.to_owned();
         tokio::spawn(async move {
@@ -270,7 +148,6 @@ impl Supervisor {
             this.exited(&name, generation, status);
             exited.notify_waiters();
         });
-        Ok(())
     }
 
     /// A process ended: restart it or say so.
@@ -462,166 +339,5 @@ impl Supervisor {
                 signal(pid, Signal::SIGKILL);
             }
         }
-    }
-
-    /// The watchdog: runs each process's check and restarts the dead.
-    async fn watch(self) {
-        loop {
-            tokio::time::sleep(self.checks.every).await;
-            if std::sync::Arc::strong_count(&self.state) == 1 {
-                return; // every other handle is gone
-            }
-            let due: Vec<(String, Check)> = {
-                let state = self.state();
-                if state.stopping {
-                    return;
-                }
-                state
-                    .slots
-                    .values()
-                    .filter(|s| {
-                        s.pid.is_some()
-                            && s.wanted
-                            && s.started_at.elapsed() >= self.checks.startup
-                            && !matches!(s.spec.check, Check::None)
-                    })
-                    .map(|s| (s.spec.name.clone(), s.spec.check.clone()))
-                    .collect()
-            };
-            let checks = due.into_iter().map(|(name, check)| {
-                let this = self.clone();
-                async move {
-                    let verdict = this.check(&check).await;
-                    this.checked(&name, verdict).await;
-                }
-            });
-            futures::future::join_all(checks).await;
-        }
-    }
-
-    async fn check(&self, check: &Check) -> Result<(), String> {
-        match check {
-            Check::None => Ok(()),
-            Check::Live { url } => {
-                let client = reqwest::Client::builder()
-                    .timeout(self.checks.timeout)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                match client.get(url).send().await {
-                    Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => {
-                        let status = r.status();
-                        let body = r.text().await.unwrap_or_default();
-                        Err(format!("liveness answered {status}: {body}"))
-                    }
-                    Err(e) => Err(format!("liveness did not answer: {e}")),
-                }
-            }
-            Check::Broker { brokers } => {
-                let probe = self
-                    .probes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(brokers.clone())
-                    .or_insert_with(|| Arc::new(crate::probe::BrokerProbe::new(brokers)))
-                    .clone();
-                probe
-                    .probe(self.checks.timeout * 2)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-
-    async fn checked(&self, name: &str, verdict: Result<(), String>) {
-        let (failures, escalate) = {
-            let mut state = self.state();
-            let Some(slot) = state.slots.get_mut(name) else {
-                return;
-            };
-            match &verdict {
-                Ok(()) => {
-                    slot.failures = 0;
-                    return;
-                }
-                Err(_) => slot.failures += 1,
-            }
-            let again = slot
-                .check_restart
-                .is_some_and(|at| at.elapsed() < self.checks.escalate_within);
-            let escalate = slot.spec.escalate_to.clone().filter(|_| again);
-            (slot.failures, escalate)
-        };
-        let reason = verdict.err().unwrap_or_default();
-        if !self.wanted(name) {
-            return; // stopped meanwhile
-        }
-        if failures < self.checks.failures {
-            self.say(&format!(
-                "{name}: check failed ({failures}/{}): {reason}",
-                self.checks.failures
-            ));
-            return;
-        }
-        if let Some(target) = escalate {
-            self.say(&format!(
-                "{name} failed its checks again after a restart ({reason}); restarting {target} first"
-            ));
-            if let Err(e) = self
-                .restart(&target, &format!("{name} stayed stuck after its restart"))
-                .await
-            {
-                self.say(&format!("cannot restart {target}: {e}"));
-            }
-        }
-        self.say(&format!(
-            "{name} failed {failures} checks in a row ({reason}); restarting it"
-        ));
-        if let Some(slot) = self.state().slots.get_mut(name) {
-            slot.check_restart = Some(Instant::now());
-        }
-        if let Err(e) = self.restart(name, &reason).await {
-            self.say(&format!("cannot restart {name}: {e}"));
-        }
-    }
-}
-
-fn signal(pid: u32, signal: Signal) {
-    let _ = kill(Pid::from_raw(pid as i32), signal);
-}
-
-fn describe(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(sig)) => Signal::try_from(sig)
-            .map(|s| format!("killed by {s}"))
-            .unwrap_or_else(|_| format!("killed by signal {sig}")),
-        _ => status.to_string(),
-    }
-}
-
-async fn prefix(name: String, stream: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        println!("[{name}] {line}");
-    }
-}
-
-/// The child started by `command` is killed when the thread that spawned it ends (the
-/// supervisor's process dies): `PR_SET_PDEATHSIG`.
-#[expect(
-    unsafe_code,
-    reason = "pre_exec runs in the forked child before exec; it makes one async-signal-safe call (prctl)"
-)]
-pub fn die_with_parent(command: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only makes one
-    // async-signal-safe system call (prctl).
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
     }
 }
