@@ -81,6 +81,15 @@ impl Run {
     /// The report: availability (as siege computes it), throughput, latency percentiles of
     /// successes, of fast refusals (payment_busy) and of other failures, and the breaker.
     pub fn report(&self) -> String {
+        let mut out = String::new();
+        self.write_counts(&mut out);
+        self.write_latencies(&mut out);
+        self.write_breaker(&mut out);
+        out
+    }
+
+    /// Requests, availability, throughput and the count of each outcome.
+    fn write_counts(&self, out: &mut String) {
         let total = self.samples.len();
         let secs = self.elapsed.as_secs_f64().max(f64::EPSILON);
         let mut by: BTreeMap<String, usize> = BTreeMap::new();
@@ -88,16 +97,6 @@ impl Run {
             *by.entry(o.label()).or_default() += 1;
         }
         let booked = by.get("201 booked").copied().unwrap_or(0);
-        let pick = |f: &dyn Fn(&Outcome) -> bool| -> Vec<Duration> {
-            self.samples
-                .iter()
-                .filter(|(o, _)| f(o))
-                .map(|(_, d)| *d)
-                .collect()
-        };
-        let busy =
-            |o: &Outcome| matches!(o, Outcome::Refused { error, .. } if error == "payment_busy");
-        let mut out = String::new();
         let pct = |n: usize| 100.0 * n as f64 / total.max(1) as f64;
         let _ = writeln!(
             out,
@@ -114,6 +113,19 @@ impl Run {
         for (label, n) in &by {
             let _ = writeln!(out, "  {label:<28} {n:>7}  {:>6.2}%", pct(*n));
         }
+    }
+
+    /// Latency percentiles of successes, of fast refusals and of other failures.
+    fn write_latencies(&self, out: &mut String) {
+        let pick = |f: &dyn Fn(&Outcome) -> bool| -> Vec<Duration> {
+            self.samples
+                .iter()
+                .filter(|(o, _)| f(o))
+                .map(|(_, d)| *d)
+                .collect()
+        };
+        let busy =
+            |o: &Outcome| matches!(o, Outcome::Refused { error, .. } if error == "payment_busy");
         let _ = writeln!(
             out,
             "latency, 201 booked:        {}",
@@ -129,6 +141,10 @@ impl Run {
             "latency, other failures:   {}",
             percentiles(pick(&|o| *o != Outcome::Booked && !busy(o)))
         );
+    }
+
+    /// The breaker's transitions and the states seen.
+    fn write_breaker(&self, out: &mut String) {
         match self.transitions {
             Some((before, after)) => {
                 let _ = writeln!(
@@ -150,7 +166,6 @@ impl Run {
             .map(|s| format!("{:.1}s {}", s.at.as_secs_f64(), s.state))
             .collect();
         let _ = writeln!(out, "breaker states seen:   {}", timeline.join(" → "));
-        out
     }
 }
 

@@ -75,16 +75,7 @@ async fn breaker(http: &reqwest::Client, conference: &str) -> Option<(String, u6
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("hifive-load: {e}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let args = parse_or_exit();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.users)
@@ -98,48 +89,25 @@ async fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(args.seconds);
 
-    let watcher = {
-        let (http, run, conference) = (http.clone(), run.clone(), args.conference.clone());
-        tokio::spawn(async move {
-            while Instant::now() < end {
-                if let Some((state, _)) = breaker(&http, &conference).await {
-                    run.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .saw(start.elapsed(), &state);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let watcher = tokio::spawn(watch_breaker(
+        http.clone(),
+        run.clone(),
+        args.conference.clone(),
+        start,
+        end,
+    ));
     let users: Vec<_> = (0..args.users)
         .map(|_| {
-            let (http, run, token) = (http.clone(), run.clone(), args.token.clone());
             let url = format!("{}/conferences", args.gateway);
             let body = serde_json::json!({ "roomNumber": args.room });
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                while Instant::now() < end {
-                    let t = Instant::now();
-                    let outcome = match http.post(&url).bearer_auth(&token).json(&body).send().await
-                    {
-                        Ok(r) if r.status() == 201 => Outcome::Booked,
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            let json: serde_json::Value = r.json().await.unwrap_or_default();
-                            Outcome::Refused {
-                                status,
-                                error: json["error"].as_str().unwrap_or_default().to_owned(),
-                            }
-                        }
-                        Err(_) => Outcome::NoAnswer,
-                    };
-                    mine.push((outcome, t.elapsed()));
-                }
-                run.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .samples
-                    .extend(mine);
-            })
+            tokio::spawn(user(
+                http.clone(),
+                run.clone(),
+                args.token.clone(),
+                url,
+                body,
+                end,
+            ))
         })
         .collect();
     for u in users {
@@ -155,4 +123,68 @@ async fn main() -> anyhow::Result<()> {
     run.transitions = before.zip(after).map(|((_, b), (_, a))| (b, a));
     print!("{}", run.report());
     Ok(())
+}
+
+/// The arguments, or the usage (and the error) on stderr and exit status 2.
+fn parse_or_exit() -> Args {
+    match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("hifive-load: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Samples the breaker's state every 100 ms until `end`.
+async fn watch_breaker(
+    http: reqwest::Client,
+    run: Arc<Mutex<Run>>,
+    conference: String,
+    start: Instant,
+    end: Instant,
+) {
+    while Instant::now() < end {
+        if let Some((state, _)) = breaker(&http, &conference).await {
+            run.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .saw(start.elapsed(), &state);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One user: posts `body` to `url` back to back until `end`, then adds what it saw to `run`.
+async fn user(
+    http: reqwest::Client,
+    run: Arc<Mutex<Run>>,
+    token: String,
+    url: String,
+    body: serde_json::Value,
+    end: Instant,
+) {
+    let mut mine = Vec::new();
+    while Instant::now() < end {
+        let t = Instant::now();
+        let outcome = match http.post(&url).bearer_auth(&token).json(&body).send().await {
+            Ok(r) if r.status() == 201 => Outcome::Booked,
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let json: serde_json::Value = r.json().await.unwrap_or_default();
+                Outcome::Refused {
+                    status,
+                    error: json["error"].as_str().unwrap_or_default().to_owned(),
+                }
+            }
+            Err(_) => Outcome::NoAnswer,
+        };
+        mine.push((outcome, t.elapsed()));
+    }
+    run.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .samples
+        .extend(mine);
 }
