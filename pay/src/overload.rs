@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A processing time: fixed, or uniformly spread over a range (milliseconds).
@@ -71,6 +71,15 @@ pub struct Overload {
     draws: Arc<AtomicU64>,
 }
 
+/// The current settings, as `GET /admin/overload` shows them (`null`: off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// `"500"` or `"400..620"`.
+    pub latency_ms: Option<String>,
+    pub capacity: Option<usize>,
+}
+
 /// Held while a payment is processed (frees its capacity slot on drop).
 pub struct Slot {
     _permit: Option<OwnedSemaphorePermit>,
@@ -109,12 +118,12 @@ impl Overload {
         }
     }
 
-    pub fn report(&self) -> Value {
+    pub fn report(&self) -> Report {
         let s = self.settings.read().unwrap_or_else(|e| e.into_inner());
-        json!({
-            "latencyMs": s.latency.map(|l| l.text()),
-            "capacity": s.capacity.as_ref().map(|(n, _)| *n),
-        })
+        Report {
+            latency_ms: s.latency.map(|l| l.text()),
+            capacity: s.capacity.as_ref().map(|(n, _)| *n),
+        }
     }
 
     /// Waits for a capacity slot; [`Slot::work`] then takes the simulated processing time.
@@ -176,5 +185,19 @@ mod tests {
         }
         assert!(Latency::parse("620..400").is_err());
         assert!(Latency::parse("fast").is_err());
+    }
+
+    #[test]
+    fn the_report_shows_what_is_on() {
+        let off = Overload::default().report();
+        assert_eq!(
+            serde_json::to_value(&off).unwrap(),
+            serde_json::json!({"latencyMs": null, "capacity": null})
+        );
+        let on = Overload::new(Latency::parse("400..620").ok(), Some(10)).report();
+        assert_eq!(
+            serde_json::to_value(&on).unwrap(),
+            serde_json::json!({"latencyMs": "400..620", "capacity": 10})
+        );
     }
 }
