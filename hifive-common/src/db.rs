@@ -3,6 +3,9 @@
 //! Services talk SQL through `sqlx::Any`, so the same queries (with `$1` placeholders) run
 //! on SQLite, the embedded default, and on Postgres.
 
+mod page;
+mod plumbing;
+
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
@@ -10,6 +13,8 @@ use sqlx::{any::AnyPoolOptions, migrate::Migrator};
 
 pub type Db = sqlx::AnyPool;
 pub type DbConn = sqlx::AnyConnection;
+
+pub use page::{Match, PageQuery};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +76,37 @@ pub async fn connect_with(
     if backend == Backend::Sqlite {
         ensure_sqlite_dir(url)?;
     }
+    let pool = open_pool(url, backend, max_connections).await?;
+    // Several processes may share one SQLite file (local replicas): they migrate one at a
+    // time under a lock file next to it (Postgres migrations take an advisory lock already).
+    let _migrating = match backend {
+        Backend::Sqlite => {
+            migration_lock(url).context("cannot lock the database for migrations")?
+        }
+        Backend::Postgres => None,
+    };
+    let migrator = match backend {
+        Backend::Sqlite => migrations.sqlite,
+        Backend::Postgres => migrations.postgres,
+    };
+    migrator
+        .run(&pool)
+        .await
+        .context("database migrations failed")?;
+    plumbing::create(&pool, backend).await?;
+    Ok(pool)
+}
+
+/// Opens the pool: `max_connections` on Postgres; on SQLite one connection, in write-ahead
+/// log mode.
+async fn open_pool(url: &str, backend: Backend, max_connections: u32) -> anyhow::Result<Db> {
     // SQLite serialises writers anyway; one connection avoids SQLITE_BUSY on lock upgrades
     // and keeps every transaction strictly ordered.
     let max = match backend {
         Backend::Sqlite => 1,
         Backend::Postgres => max_connections,
     };
-    let pool = AnyPoolOptions::new()
+    AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
@@ -99,45 +128,23 @@ pub async fn connect_with(
         })
         .connect(url)
         .await
-        .with_context(|| format!("cannot open database {}", redact(url)))?;
-    // Several processes may share one SQLite file (local replicas): they migrate one at a
-    // time under a lock file next to it (Postgres migrations take an advisory lock already).
-    let _migrating = match backend {
-        Backend::Sqlite => sqlite_path(url)
-            .map(|path| {
-                let lock = std::fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(format!("{path}.migrate-lock"))?;
-                lock.lock()?;
-                Ok::<_, std::io::Error>(lock)
-            })
-            .transpose()
-            .context("cannot lock the database for migrations")?,
-        Backend::Postgres => None,
-    };
-    let migrator = match backend {
-        Backend::Sqlite => migrations.sqlite,
-        Backend::Postgres => migrations.postgres,
-    };
-    migrator
-        .run(&pool)
-        .await
-        .context("database migrations failed")?;
-    // Several instances may start at once against one Postgres database: concurrent
-    // `CREATE TABLE IF NOT EXISTS` can collide there, so they take turns.
-    let mut tx = pool.begin().await?;
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(4849464956450001) IS NULL AS locked")
-            .execute(&mut *tx)
-            .await?;
-    }
-    for statement in plumbing_tables(backend) {
-        sqlx::query(statement).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(pool)
+        .with_context(|| format!("cannot open database {}", redact(url)))
+}
+
+/// Takes the lock file next to a SQLite database file (none for an in-memory database),
+/// held until it is dropped.
+fn migration_lock(url: &str) -> std::io::Result<Option<std::fs::File>> {
+    sqlite_path(url)
+        .map(|path| {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(format!("{path}.migrate-lock"))?;
+            lock.lock()?;
+            Ok::<_, std::io::Error>(lock)
+        })
+        .transpose()
 }
 
 /// The file of a `sqlite:` URL (none for an in-memory database).
@@ -172,51 +179,6 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-fn plumbing_tables(backend: Backend) -> [&'static str; 5] {
-    let outbox = match backend {
-        Backend::Sqlite => {
-            "CREATE TABLE IF NOT EXISTS outbox (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                event_id TEXT NOT NULL UNIQUE,
-                event_type TEXT NOT NULL,
-                msg_key TEXT NOT NULL,
-                payload TEXT NOT NULL,
-                request_id TEXT,
-                created_at TEXT NOT NULL)"
-        }
-        Backend::Postgres => {
-            "CREATE TABLE IF NOT EXISTS outbox (
-                id BIGSERIAL PRIMARY KEY,
-                event_id TEXT NOT NULL UNIQUE,
-                event_type TEXT NOT NULL,
-                msg_key TEXT NOT NULL,
-                payload TEXT NOT NULL,
-                request_id TEXT,
-                created_at TEXT NOT NULL)"
-        }
-    };
-    [
-        outbox,
-        "CREATE TABLE IF NOT EXISTS processed_event (
-            event_id TEXT PRIMARY KEY,
-            event_type TEXT NOT NULL,
-            processed_at TEXT NOT NULL)",
-        // Idempotency-Key of requests that create something (see `idempotency`).
-        "CREATE TABLE IF NOT EXISTS idempotency_key (
-            owner TEXT NOT NULL,
-            idem_key TEXT NOT NULL,
-            fingerprint TEXT NOT NULL,
-            resource TEXT NOT NULL,
-            status INTEGER,
-            body TEXT,
-            location TEXT,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (owner, idem_key))",
-        "CREATE INDEX IF NOT EXISTS idempotency_key_by_resource ON idempotency_key (resource)",
-        "CREATE INDEX IF NOT EXISTS idempotency_key_by_age ON idempotency_key (created_at)",
-    ]
 }
 
 /// What a row lock protects: one booking, or one room.
@@ -317,67 +279,5 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
         assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
-}
-
-/// A page of a table (`LIMIT`/`OFFSET`) and how many rows match in all: the one list query
-/// behind every HAL collection.
-#[derive(Debug, Clone, Copy)]
-pub struct PageQuery<'a> {
-    pub table: &'a str,
-    pub columns: &'a str,
-    pub order_by: &'a str,
-    /// Only the rows whose `column` equals the value (none: every row).
-    pub filter: Option<(&'a str, Match<'a>)>,
-}
-
-/// A value to filter on.
-#[derive(Debug, Clone, Copy)]
-pub enum Match<'a> {
-    Text(&'a str),
-    Id(i64),
-}
-
-impl PageQuery<'_> {
-    /// The rows of page `limit`/`offset`, each read by `read`, and the total.
-    pub async fn fetch<T>(
-        &self,
-        db: &Db,
-        limit: i64,
-        offset: i64,
-        read: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
-    ) -> Result<(Vec<T>, i64), sqlx::Error> {
-        use sqlx::Row;
-        let PageQuery {
-            table,
-            columns,
-            order_by,
-            filter,
-        } = self;
-        let (clause, first) = match filter {
-            Some((column, _)) => (format!("WHERE {column} = $1"), 2),
-            None => (String::new(), 1),
-        };
-        let select = format!(
-            "SELECT {columns} FROM {table} {clause} ORDER BY {order_by} LIMIT ${first} OFFSET ${}",
-            first + 1
-        );
-        let count = format!("SELECT COUNT(*) AS n FROM {table} {clause}");
-        let mut rows = sqlx::query(&select);
-        let mut total = sqlx::query(&count);
-        match filter {
-            Some((_, Match::Text(v))) => {
-                rows = rows.bind(*v);
-                total = total.bind(*v);
-            }
-            Some((_, Match::Id(v))) => {
-                rows = rows.bind(*v);
-                total = total.bind(*v);
-            }
-            None => {}
-        }
-        let rows = rows.bind(limit).bind(offset).fetch_all(db).await?;
-        let total: i64 = total.fetch_one(db).await?.try_get("n")?;
-        Ok((rows.iter().map(read).collect::<Result<_, _>>()?, total))
     }
 }
