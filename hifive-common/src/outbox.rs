@@ -2,27 +2,18 @@
 //! that causes it, and a relay publishes it after commit. Nothing is published for a change
 //! that rolled back; a crash between commit and publish re-sends on restart.
 
+mod relay;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, stream::FuturesOrdered};
-use rdkafka::{
-    message::{Header, OwnedHeaders},
-    producer::FutureRecord,
-    util::Timeout,
-};
-use shared_events::{EVENT_TYPE_HEADER, Envelope, REQUEST_ID_HEADER};
+use shared_events::Envelope;
 use sqlx::Row;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::KafkaConfig,
-    db::{Db, DbConn, now},
-    kafka::{self, Producer},
-};
+use crate::db::{Db, DbConn, now};
 
 /// Handle to a service's outbox: enqueue inside a transaction, wake the relay after commit.
 #[derive(Clone, Default)]
@@ -135,151 +126,5 @@ impl Outbox {
     /// Tells the relay that committed events are waiting. Call after commit.
     pub fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// Publishes committed outbox rows in order until `shutdown`, then flushes what is left
-    /// for a moment. A producer that hit a fatal error (its idempotence state is lost, e.g.
-    /// after a broker lost or rejected its sequence numbers) is replaced by a new one.
-    pub async fn relay(self, db: Db, config: KafkaConfig, shutdown: CancellationToken) {
-        let mut producer = match kafka::producer(&config) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create the outbox producer; events wait in the outbox");
-                return;
-            }
-        };
-        let mut failures = 0u32;
-        // After shutdown, a batch under way gets a moment to finish; unsent rows stay in
-        // the outbox and go out on the next start.
-        let grace = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_FLUSH).await;
-        };
-        tokio::pin!(grace);
-        loop {
-            let published = tokio::select! {
-                r = publish_batch(&db, &producer, &config.topic) => r,
-                _ = &mut grace => {
-                    tracing::warn!("stopping with unpublished events; they are sent on the next start");
-                    break;
-                }
-            };
-            let wait = match published {
-                Ok(0) if shutdown.is_cancelled() => break,
-                Ok(0) => {
-                    failures = 0;
-                    tokio::select! {
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.cancelled() => {}
-                    }
-                    continue;
-                }
-                Ok(_) => {
-                    failures = 0;
-                    continue;
-                }
-                Err(e) => {
-                    failures += 1;
-                    let wait = crate::backoff(failures);
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "outbox relay could not publish");
-                    if let Some(fatal) = kafka::fatal_error(&producer) {
-                        tracing::warn!(error = %fatal, "the producer failed for good; replacing it");
-                        match kafka::producer(&config) {
-                            Ok(p) => producer = p,
-                            Err(e) => tracing::error!(error = %e, "cannot create a new producer"),
-                        }
-                    }
-                    wait
-                }
-            };
-            if shutdown.is_cancelled() && failures > 1 {
-                tracing::warn!("stopping with unpublished events; they are sent on the next start");
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut grace => {
-                    tracing::warn!("stopping with unpublished events; they are sent on the next start");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// How long the relay keeps publishing after shutdown began.
-const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
-
-const BATCH: i64 = 256;
-
-/// Sends the oldest unsent rows; deletes those the broker acknowledged. Returns how many.
-async fn publish_batch(db: &Db, producer: &Producer, topic: &str) -> anyhow::Result<usize> {
-    let rows = sqlx::query(
-        "SELECT id, event_type, msg_key, payload, request_id FROM outbox ORDER BY id LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(db)
-    .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut sends = FuturesOrdered::new();
-    for row in &rows {
-        let id: i64 = row.try_get("id")?;
-        let event_type: String = row.try_get("event_type")?;
-        let key: String = row.try_get("msg_key")?;
-        let payload: String = row.try_get("payload")?;
-        let request_id: Option<String> = row.try_get("request_id")?;
-        let mut headers = OwnedHeaders::new().insert(Header {
-            key: EVENT_TYPE_HEADER,
-            value: Some(event_type.as_str()),
-        });
-        if let Some(rid) = &request_id {
-            headers = headers.insert(Header {
-                key: REQUEST_ID_HEADER,
-                value: Some(rid.as_str()),
-            });
-        }
-        let producer = producer.clone();
-        let topic = topic.to_owned();
-        sends.push_back(async move {
-            let record = FutureRecord::to(&topic)
-                .key(&key)
-                .payload(&payload)
-                .headers(headers);
-            let sent = producer
-                .send(record, Timeout::After(Duration::from_secs(30)))
-                .await;
-            (id, sent.map(|_| ()).map_err(|(e, _)| e))
-        });
-    }
-    let mut delivered = Vec::with_capacity(rows.len());
-    let mut failure = None;
-    while let Some((id, result)) = sends.next().await {
-        match result {
-            Ok(()) if failure.is_none() => delivered.push(id),
-            Ok(()) => {}
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    if !delivered.is_empty() {
-        let placeholders: Vec<String> = (1..=delivered.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "DELETE FROM outbox WHERE id IN ({})",
-            placeholders.join(",")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &delivered {
-            query = query.bind(*id);
-        }
-        query.execute(db).await?;
-        tracing::debug!(count = delivered.len(), "published outbox events");
-    }
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(delivered.len()),
     }
 }
