@@ -133,7 +133,6 @@ impl Client {
         } else {
             1 + self.next_room.fetch_add(1, Ordering::Relaxed) % self.soak.rooms
         };
-        let sent = Instant::now();
         let r = self
             .http
             .post(format!("{}/conferences", self.gateway))
@@ -148,7 +147,6 @@ impl Client {
                     .as_i64()
                     .unwrap_or_else(|| panic!("a 201 without a conferenceId: {body}"));
                 self.booked(id, at);
-                let _ = sent;
                 ("book", "201".to_owned(), None)
             }
             r => {
