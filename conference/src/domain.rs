@@ -70,18 +70,48 @@ pub fn on_cancel(status: ConferenceStatus) -> OnCancel {
     }
 }
 
-/// The room service assigned the room: `PAID → ASSIGNED` (also from `CREATED`, when the
-/// event overtakes pay's HTTP answer). A cancelled or failed booking stays as it is: its
-/// refund releases the room.
-pub fn on_assigned(status: ConferenceStatus) -> Option<ConferenceStatus> {
-    matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid)
-        .then_some(ConferenceStatus::Assigned)
+/// What the room service decided about a booking (`Assigned` or `AssignRejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The room is the booking's.
+    Assigned,
+    /// The room is unknown or taken: the booking is refunded.
+    Rejected,
 }
 
-/// The room service rejected the booking (unknown or occupied room): it ends `REJECTED`.
-pub fn on_assign_rejected(status: ConferenceStatus) -> Option<ConferenceStatus> {
-    matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid)
-        .then_some(ConferenceStatus::Rejected)
+/// Where a verdict takes the booking: `PAID → ASSIGNED` or `REJECTED` (also from `CREATED`,
+/// when the event overtakes pay's HTTP answer). A booking that ended (cancelled, failed, or
+/// already assigned or rejected) stays as it is: its refund releases the room. `None`: no
+/// change.
+pub fn on_verdict(verdict: Verdict, status: ConferenceStatus) -> Option<ConferenceStatus> {
+    let next = match verdict {
+        Verdict::Assigned => ConferenceStatus::Assigned,
+        Verdict::Rejected => ConferenceStatus::Rejected,
+    };
+    matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid).then_some(next)
+}
+
+/// A request holding an `Idempotency-Key` was cut short (the service stopped before it
+/// answered). What its booking, as it is now, tells a retry with the same key (a booking
+/// that is gone frees the key, as an unpaid one does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutShort {
+    /// Still `CREATED`: the sweeper has yet to end it; the key stays in flight.
+    InFlight,
+    /// Paid, and the saga moved on: the retry gets the `201` the first request would have.
+    Answer,
+    /// Never paid: the key is freed and the retry books anew.
+    Free,
+}
+
+pub fn on_cut_short(status: ConferenceStatus) -> CutShort {
+    match status {
+        ConferenceStatus::Created => CutShort::InFlight,
+        ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
+            CutShort::Answer
+        }
+        ConferenceStatus::Canceled | ConferenceStatus::Failed => CutShort::Free,
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +122,7 @@ mod tests {
     fn happy_path_created_paid_assigned() {
         assert_eq!(on_paid(ConferenceStatus::Created), OnPaid::MarkPaid);
         assert_eq!(
-            on_assigned(ConferenceStatus::Paid),
+            on_verdict(Verdict::Assigned, ConferenceStatus::Paid),
             Some(ConferenceStatus::Assigned)
         );
     }
@@ -100,7 +130,7 @@ mod tests {
     #[test]
     fn assigned_event_may_overtake_the_pay_answer() {
         assert_eq!(
-            on_assigned(ConferenceStatus::Created),
+            on_verdict(Verdict::Assigned, ConferenceStatus::Created),
             Some(ConferenceStatus::Assigned)
         );
         assert_eq!(on_paid(ConferenceStatus::Assigned), OnPaid::KeepStatus);
@@ -118,8 +148,8 @@ mod tests {
             ConferenceStatus::Rejected,
             ConferenceStatus::Assigned,
         ] {
-            assert_eq!(on_assigned(ended), None, "{ended:?}");
-            assert_eq!(on_assign_rejected(ended), None, "{ended:?}");
+            assert_eq!(on_verdict(Verdict::Assigned, ended), None, "{ended:?}");
+            assert_eq!(on_verdict(Verdict::Rejected, ended), None, "{ended:?}");
         }
     }
 
@@ -153,5 +183,25 @@ mod tests {
         );
         assert_eq!(on_cancel(ConferenceStatus::Failed), OnCancel::NotCancelable);
         assert_eq!(on_paid(ConferenceStatus::Canceled), OnPaid::Ended);
+    }
+
+    #[test]
+    fn a_rejection_ends_a_paid_booking() {
+        assert_eq!(
+            on_verdict(Verdict::Rejected, ConferenceStatus::Paid),
+            Some(ConferenceStatus::Rejected)
+        );
+    }
+
+    #[test]
+    fn a_cut_short_request_is_answered_once_its_booking_moved_on() {
+        use ConferenceStatus::*;
+        assert_eq!(on_cut_short(Created), CutShort::InFlight);
+        for paid in [Paid, Assigned, Rejected] {
+            assert_eq!(on_cut_short(paid), CutShort::Answer, "{paid}");
+        }
+        for unpaid in [Canceled, Failed] {
+            assert_eq!(on_cut_short(unpaid), CutShort::Free, "{unpaid}");
+        }
     }
 }

@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
-use conference::store;
+use conference::{
+    app::Bookings,
+    store::{self, NewBooking},
+};
 use hifive_common::{
     Outbox, db,
     idempotency::{self, Attempt, Prior, Stored},
@@ -20,7 +23,7 @@ use sqlx::Row;
 fn answer(booking: &store::Booking) -> Stored {
     Stored {
         status: 201,
-        body: booking.to_json().to_string(),
+        body: format!("{{\"conferenceId\":{}}}", booking.conference_id),
         location: None,
     }
 }
@@ -33,8 +36,12 @@ fn attempt(key: &str) -> Attempt {
     }
 }
 
-fn room(n: i64) -> RoomNumber {
-    RoomNumber::new(n).unwrap()
+fn new(room: i64, request_id: &str) -> NewBooking<'_> {
+    NewBooking {
+        room_number: RoomNumber::new(room).unwrap(),
+        customer: "alice",
+        request_id,
+    }
 }
 
 async fn status(db: &db::Db, id: ConferenceId) -> Status {
@@ -43,49 +50,38 @@ async fn status(db: &db::Db, id: ConferenceId) -> Status {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one story, step by step")]
 async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
     let db = db::connect("sqlite::memory:", &conference::MIGRATIONS)
         .await
         .unwrap();
-    let outbox = Outbox::default();
-    let stuck = store::create(
-        &db,
-        room(1),
-        "alice",
-        "req-stuck",
-        Some(&attempt("k-stuck")),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let paid = store::create(&db, room(2), "alice", "req-paid", Some(&attempt("k-paid")))
+    let bookings = Bookings::new(db.clone(), Outbox::default());
+    let stuck = bookings
+        .create(&new(1, "req-stuck"), Some(&attempt("k-stuck")))
         .await
         .unwrap()
         .unwrap();
-    store::record_payment(
-        &db,
-        &outbox,
-        paid,
-        PayId::new(70).unwrap(),
-        "req-paid",
-        answer,
-    )
-    .await
-    .unwrap();
+    let paid = bookings
+        .create(&new(2, "req-paid"), Some(&attempt("k-paid")))
+        .await
+        .unwrap()
+        .unwrap();
+    bookings
+        .record_payment(paid, PayId::new(70).unwrap(), "req-paid", &answer)
+        .await
+        .unwrap();
     sqlx::query("UPDATE conference SET created_at = '2000-01-01T00:00:00.000Z'")
         .execute(&db)
         .await
         .unwrap();
-    let fresh = store::create(&db, room(3), "alice", "req-fresh", None)
+    let fresh = bookings
+        .create(&new(3, "req-fresh"), None)
         .await
         .unwrap()
         .unwrap();
 
     let cutoff = db::ago(Duration::from_secs(30));
-    assert_eq!(
-        store::fail_stuck(&db, &outbox, &cutoff).await.unwrap(),
-        vec![stuck]
-    );
+    assert_eq!(bookings.fail_stuck(&cutoff).await.unwrap(), vec![stuck]);
     assert_eq!(status(&db, stuck).await, Status::Failed);
     assert_eq!(
         status(&db, paid).await,
@@ -126,7 +122,8 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         Some(Prior::Done(stored)) => assert_eq!(stored.status, 201),
         other => panic!("the paid booking's answer is not kept: {other:?}"),
     }
-    let again = store::create(&db, room(2), "alice", "req-again", Some(&attempt("k-paid")))
+    let again = bookings
+        .create(&new(2, "req-again"), Some(&attempt("k-paid")))
         .await
         .unwrap();
     assert!(matches!(again, Err(Prior::Done(_))), "{again:?}");
@@ -135,23 +132,19 @@ async fn only_bookings_stuck_in_created_are_failed_and_refunded() {
         ..attempt("k-paid")
     };
     assert_eq!(
-        store::create(&db, room(2), "alice", "req-other", Some(&mismatch))
+        bookings
+            .create(&new(2, "req-other"), Some(&mismatch))
             .await
             .unwrap(),
         Err(Prior::Mismatch)
     );
-    let bookings: i64 = sqlx::query("SELECT COUNT(*) AS n FROM conference")
+    let rows: i64 = sqlx::query("SELECT COUNT(*) AS n FROM conference")
         .fetch_one(&db)
         .await
         .unwrap()
         .get("n");
-    assert_eq!(bookings, 3, "a refused key creates no booking");
+    assert_eq!(rows, 3, "a refused key creates no booking");
 
     // A second sweep finds nothing more.
-    assert!(
-        store::fail_stuck(&db, &outbox, &cutoff)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(bookings.fail_stuck(&cutoff).await.unwrap().is_empty());
 }

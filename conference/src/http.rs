@@ -1,0 +1,225 @@
+//! The HTTP edge: `/conferences`. Handlers check who calls, read the typed request, call the
+//! use case and render the answer (HAL items with `_links`, the HAL collection).
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+    routing::get,
+};
+use hifive_common::{
+    AppError, BaseUrl, Body, Caller, JsonObject, PageParams, RequestId, Role,
+    http::path_id,
+    idempotency::{IdempotencyKey, Stored},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
+
+use crate::{
+    app::{Booked, Booker, BookingRequest, Bookings},
+    store::Booking,
+};
+
+/// `POST /conferences`: the room to book.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Apply {
+    pub room_number: RoomNumber,
+}
+
+/// A booking as the API shows it (Spring Data REST fields plus the id), before `_links`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BookingBody<'a> {
+    conference_id: ConferenceId,
+    status: ConferenceStatus,
+    pay_id: Option<PayId>,
+    room_number: RoomNumber,
+    /// Who booked; `null` for bookings made before owners were recorded.
+    customer: Option<&'a str>,
+}
+
+/// What the handlers work with.
+#[derive(Clone)]
+pub struct Api {
+    pub bookings: Bookings,
+    pub booker: Booker,
+}
+
+pub fn routes(api: Api) -> Router {
+    Router::new()
+        .route("/conferences", get(list).post(apply))
+        .route("/conferences/{id}", get(read).delete(cancel))
+        .with_state(api)
+}
+
+fn path(id: ConferenceId) -> String {
+    format!("/conferences/{id}")
+}
+
+/// A booking with its `_links`.
+fn resource(base: &BaseUrl, booking: &Booking) -> Value {
+    let body = BookingBody {
+        conference_id: booking.conference_id,
+        status: booking.status,
+        pay_id: booking.pay_id,
+        room_number: booking.room_number,
+        customer: booking.customer.as_deref(),
+    };
+    base.with_self_link(json!(body), &path(booking.conference_id))
+}
+
+/// The `201` answer for a booking (also what its `Idempotency-Key` replays).
+fn created(base: &BaseUrl, booking: &Booking) -> Stored {
+    Stored {
+        status: StatusCode::CREATED.as_u16(),
+        body: resource(base, booking).to_string(),
+        location: Some(format!("{}{}", base.0, path(booking.conference_id))),
+    }
+}
+
+/// A booking id in the path: not a positive whole number → `400 invalid_id`.
+fn conference_id(raw: &str) -> Result<ConferenceId, AppError> {
+    ConferenceId::try_from(path_id(raw, "conference id")?)
+        .map_err(|e| AppError::bad_request("invalid_id", e.to_string()))
+}
+
+/// `POST /conferences` (customers): create the booking, pay for it synchronously, answer
+/// 201 `PAID`. With an `Idempotency-Key`, a retry replays the first answer.
+async fn apply(
+    caller: Caller,
+    State(api): State<Api>,
+    RequestId(request_id): RequestId,
+    base: BaseUrl,
+    key: IdempotencyKey,
+    object: JsonObject,
+) -> Result<Response, AppError> {
+    // A body that is not JSON is refused first, then the caller, then the fields.
+    caller.require(Role::Customer)?;
+    let Body(asked) = Body::<Apply>::from_object(object.0)?;
+    let attempt = key.attempt(&caller.subject, "POST /conferences", &json!(asked));
+    let request = BookingRequest {
+        room_number: asked.room_number,
+        customer: caller.subject,
+        request_id,
+        attempt,
+    };
+    let render = base.clone();
+    let booked = api
+        .booker
+        .book(request, move |booking| created(&render, booking))
+        .await?;
+    Ok(match booked {
+        Booked::Now(booking) => created(&base, &booking).response(false),
+        Booked::Earlier(prior) => prior.answer(),
+    })
+}
+
+/// `GET /conferences`: a manager sees every booking, a customer their own.
+async fn list(
+    caller: Caller,
+    State(api): State<Api>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    let scope = caller.scope()?;
+    let (bookings, total) = api.bookings.list(scope, page.size, page.offset()).await?;
+    let items = bookings.iter().map(|b| resource(&base, b)).collect();
+    Ok(Json(page.collection(
+        &base,
+        "/conferences",
+        "conferences",
+        items,
+        total,
+    )))
+}
+
+/// `GET /conferences/{id}`: another customer's booking is `404`, as if it did not exist.
+async fn read(
+    caller: Caller,
+    State(api): State<Api>,
+    base: BaseUrl,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let scope = caller.scope()?;
+    let id = conference_id(&raw)?;
+    let booking = api.bookings.read(id, scope).await?;
+    Ok(Json(resource(&base, &booking)))
+}
+
+/// `DELETE /conferences/{id}` (the customer who booked): 204; the booking stays readable as
+/// `CANCELED`.
+async fn cancel(
+    caller: Caller,
+    State(api): State<Api>,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require(Role::Customer)?;
+    let id = conference_id(&raw)?;
+    tracing::Span::current().record("conference_id", id.get());
+    api.bookings
+        .cancel(id, &caller.subject, &request_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn booking() -> Booking {
+        Booking {
+            conference_id: ConferenceId::new(7).unwrap(),
+            status: ConferenceStatus::Paid,
+            pay_id: None,
+            room_number: RoomNumber::new(3).unwrap(),
+            customer: Some("alice".into()),
+        }
+    }
+
+    #[test]
+    fn a_booking_renders_as_before() {
+        let base = BaseUrl("http://h".into());
+        assert_eq!(
+            resource(&base, &booking()),
+            json!({
+                "conferenceId": 7,
+                "status": "PAID",
+                "payId": null,
+                "roomNumber": 3,
+                "customer": "alice",
+                "_links": {"self": {"href": "http://h/conferences/7"}},
+            })
+        );
+        let answer = created(&base, &booking());
+        assert_eq!(answer.status, 201);
+        assert_eq!(answer.location.as_deref(), Some("http://h/conferences/7"));
+    }
+
+    #[test]
+    fn the_request_reads_the_room_number_leniently() {
+        for body in [json!({"roomNumber": 3}), json!({"roomNumber": "3"})] {
+            let Body(asked) =
+                Body::<Apply>::from_object(body.as_object().unwrap().clone()).unwrap();
+            assert_eq!(asked.room_number.get(), 3);
+            assert_eq!(
+                json!(asked),
+                json!({"roomNumber": 3}),
+                "the fingerprinted form"
+            );
+        }
+        let err = Body::<Apply>::from_object(json!({"status": ""}).as_object().unwrap().clone())
+            .unwrap_err();
+        assert_eq!(err.error, "missing_field");
+    }
+
+    #[test]
+    fn path_ids_are_positive_numbers() {
+        assert_eq!(conference_id("7").unwrap().get(), 7);
+        assert_eq!(conference_id("0").unwrap_err().error, "invalid_id");
+        assert_eq!(conference_id("abc").unwrap_err().error, "invalid_id");
+    }
+}
