@@ -1,46 +1,78 @@
 //! Room rules, without I/O. A room is `EMPTY` or `FULL`; a `FULL` room is held by exactly
 //! one booking, and only that booking's refund releases it.
 
-use shared_events::RoomStatus;
+use shared_events::{ConferenceId, PayId, RoomNumber, RoomStatus};
+
+/// The booking that holds a room: the booking (conference) and the payment it was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booking {
+    pub conference_id: ConferenceId,
+    pub pay_id: PayId,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
-    pub room_number: i64,
-    pub full: bool,
+    pub number: RoomNumber,
     pub used_count: i64,
-    pub conference_id: Option<i64>,
-    pub pay_id: Option<i64>,
+    /// The booking holding the room: the room is `FULL` while there is one.
+    pub held_by: Option<Booking>,
     /// Grows by one with every change (registration is revision 1); events carry it.
     pub revision: i64,
 }
 
 impl Room {
     /// A newly registered room: EMPTY, revision 1.
-    pub fn registered(room_number: i64, used_count: i64) -> Self {
+    pub fn registered(number: RoomNumber, used_count: i64) -> Self {
         Room {
-            room_number,
-            full: false,
+            number,
             used_count,
-            conference_id: None,
-            pay_id: None,
+            held_by: None,
             revision: 1,
         }
     }
 
     pub fn status(&self) -> RoomStatus {
-        RoomStatus::of(self.full)
+        RoomStatus::of(self.held_by.is_some())
+    }
+
+    /// Whether booking `conference_id` holds the room.
+    fn held_for(&self, conference_id: ConferenceId) -> bool {
+        self.held_by
+            .is_some_and(|b| b.conference_id == conference_id)
     }
 }
 
+/// A registration that asks for a room in another state than `EMPTY`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a room is registered EMPTY; roomStatus {0:?} is not allowed (a room is FULL only while a booking holds it)"
+)]
+pub struct NotEmpty(pub String);
+
 /// A room is registered `EMPTY`: it is `FULL` only while a booking holds it. The client may
 /// send `roomStatus` (the original's clients send `EMPTY`), but nothing else.
-pub fn check_registration_status(room_status: Option<&str>) -> Result<(), String> {
+pub fn check_registration_status(room_status: Option<&str>) -> Result<(), NotEmpty> {
     match room_status {
         None | Some("") => Ok(()),
         Some(s) if s == RoomStatus::Empty.as_str() => Ok(()),
-        Some(other) => Err(format!(
-            "a room is registered EMPTY; roomStatus {other:?} is not allowed (a room is FULL only while a booking holds it)"
-        )),
+        Some(other) => Err(NotEmpty(other.to_owned())),
+    }
+}
+
+/// Why a paid booking does not get its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    UnknownRoom,
+    Occupied,
+}
+
+impl Rejection {
+    /// The `reason` of `AssignRejected`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::UnknownRoom => "room is not registered",
+            Rejection::Occupied => "room is occupied by another booking",
+        }
     }
 }
 
@@ -55,23 +87,18 @@ pub enum OnPaid {
     /// booking is over, so the room is not taken and nobody needs to be told.
     AlreadyRefunded,
     /// Unknown or occupied room: announce `AssignRejected` so pay refunds.
-    Reject(&'static str),
+    Reject(Rejection),
 }
 
-pub const UNKNOWN_ROOM: &str = "room is not registered";
-pub const OCCUPIED_ROOM: &str = "room is occupied by another booking";
-
-pub fn on_paid(room: Option<&Room>, conference_id: i64, pay_id: i64, refunded: bool) -> OnPaid {
+pub fn on_paid(room: Option<&Room>, booking: Booking, refunded: bool) -> OnPaid {
     match room {
         _ if refunded => OnPaid::AlreadyRefunded,
-        None => OnPaid::Reject(UNKNOWN_ROOM),
-        Some(r) if r.full && r.conference_id == Some(conference_id) => OnPaid::AlreadyHeld,
-        Some(r) if r.full => OnPaid::Reject(OCCUPIED_ROOM),
+        None => OnPaid::Reject(Rejection::UnknownRoom),
+        Some(r) if r.held_for(booking.conference_id) => OnPaid::AlreadyHeld,
+        Some(r) if r.held_by.is_some() => OnPaid::Reject(Rejection::Occupied),
         Some(r) => OnPaid::Assign(Room {
-            full: true,
             used_count: r.used_count + 1,
-            conference_id: Some(conference_id),
-            pay_id: Some(pay_id),
+            held_by: Some(booking),
             revision: r.revision + 1,
             ..r.clone()
         }),
@@ -87,13 +114,11 @@ pub enum OnRefund {
     NotHeld,
 }
 
-pub fn on_refund(room: Option<&Room>, conference_id: i64) -> OnRefund {
+pub fn on_refund(room: Option<&Room>, conference_id: ConferenceId) -> OnRefund {
     match room {
-        Some(r) if r.full && r.conference_id == Some(conference_id) => OnRefund::Release(Room {
-            full: false,
+        Some(r) if r.held_for(conference_id) => OnRefund::Release(Room {
             used_count: (r.used_count - 1).max(0),
-            conference_id: None,
-            pay_id: None,
+            held_by: None,
             revision: r.revision + 1,
             ..r.clone()
         }),
@@ -106,68 +131,94 @@ mod tests {
     use super::*;
 
     fn empty() -> Room {
-        Room::registered(1, 0)
+        Room::registered(RoomNumber::new(1).unwrap(), 0)
+    }
+
+    fn booking(conference: i64) -> Booking {
+        Booking {
+            conference_id: ConferenceId::new(conference).unwrap(),
+            pay_id: PayId::new(conference * 10).unwrap(),
+        }
     }
 
     #[test]
     fn a_paid_booking_gets_an_empty_room() {
-        let OnPaid::Assign(room) = on_paid(Some(&empty()), 7, 70, false) else {
+        let OnPaid::Assign(room) = on_paid(Some(&empty()), booking(7), false) else {
             panic!()
         };
-        assert!(room.full);
+        assert_eq!(room.held_by, Some(booking(7)));
         assert_eq!(room.used_count, 1);
-        assert_eq!(room.conference_id, Some(7));
+        assert_eq!(room.revision, 2);
         assert_eq!(room.status(), RoomStatus::Full);
     }
 
     #[test]
     fn rooms_are_registered_empty() {
+        assert_eq!(empty().status(), RoomStatus::Empty);
         assert!(check_registration_status(None).is_ok());
         assert!(check_registration_status(Some("")).is_ok());
         assert!(check_registration_status(Some("EMPTY")).is_ok());
-        assert!(check_registration_status(Some("FULL")).is_err());
+        assert_eq!(
+            check_registration_status(Some("FULL")),
+            Err(NotEmpty("FULL".into()))
+        );
+        assert!(check_registration_status(Some("empty")).is_err());
     }
 
     #[test]
     fn no_double_booking() {
-        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70, false) else {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), booking(7), false) else {
             panic!()
         };
         assert_eq!(
-            on_paid(Some(&held), 8, 80, false),
-            OnPaid::Reject(OCCUPIED_ROOM)
+            on_paid(Some(&held), booking(8), false),
+            OnPaid::Reject(Rejection::Occupied)
         );
-        assert_eq!(on_paid(Some(&held), 7, 70, false), OnPaid::AlreadyHeld);
+        assert_eq!(on_paid(Some(&held), booking(7), false), OnPaid::AlreadyHeld);
     }
 
     #[test]
     fn unknown_rooms_are_rejected() {
-        assert_eq!(on_paid(None, 7, 70, false), OnPaid::Reject(UNKNOWN_ROOM));
+        assert_eq!(
+            on_paid(None, booking(7), false),
+            OnPaid::Reject(Rejection::UnknownRoom)
+        );
+    }
+
+    #[test]
+    fn rejections_keep_their_reasons_on_the_wire() {
+        assert_eq!(Rejection::UnknownRoom.reason(), "room is not registered");
+        assert_eq!(
+            Rejection::Occupied.reason(),
+            "room is occupied by another booking"
+        );
     }
 
     #[test]
     fn only_the_holder_releases() {
-        let OnPaid::Assign(held) = on_paid(Some(&empty()), 7, 70, false) else {
+        let OnPaid::Assign(held) = on_paid(Some(&empty()), booking(7), false) else {
             panic!()
         };
-        assert_eq!(on_refund(Some(&held), 8), OnRefund::NotHeld);
-        let OnRefund::Release(room) = on_refund(Some(&held), 7) else {
+        let other = ConferenceId::new(8).unwrap();
+        let holder = ConferenceId::new(7).unwrap();
+        assert_eq!(on_refund(Some(&held), other), OnRefund::NotHeld);
+        let OnRefund::Release(room) = on_refund(Some(&held), holder) else {
             panic!()
         };
-        assert!(!room.full);
+        assert_eq!(room.status(), RoomStatus::Empty);
         assert_eq!(room.used_count, 0);
-        assert_eq!(room.conference_id, None);
+        assert_eq!(room.held_by, None);
         assert_eq!(room.revision, 3, "every change is a new revision");
-        assert_eq!(on_refund(Some(&room), 7), OnRefund::NotHeld);
-        assert_eq!(on_refund(None, 7), OnRefund::NotHeld);
+        assert_eq!(on_refund(Some(&room), holder), OnRefund::NotHeld);
+        assert_eq!(on_refund(None, holder), OnRefund::NotHeld);
     }
 
     #[test]
     fn a_paid_that_arrives_after_its_refund_takes_nothing() {
         assert_eq!(
-            on_paid(Some(&empty()), 7, 70, true),
+            on_paid(Some(&empty()), booking(7), true),
             OnPaid::AlreadyRefunded
         );
-        assert_eq!(on_paid(None, 7, 70, true), OnPaid::AlreadyRefunded);
+        assert_eq!(on_paid(None, booking(7), true), OnPaid::AlreadyRefunded);
     }
 }

@@ -1,0 +1,234 @@
+//! The HTTP API of rooms (managers only): register, read, list, find by payment. Handlers
+//! check the caller, read typed requests, call the use cases and render HAL items.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+    routing::get,
+};
+use hifive_common::{
+    AppError, BaseUrl, Body, Caller, JsonObject, PageParams, RequestId, Role,
+    http::{path_id, query_id},
+    idempotency::{IdempotencyKey, Render, Stored},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared_events::{ConferenceId, InvalidId, PayId, RoomNumber, RoomStatus};
+
+use crate::{
+    app::{NewRoom, Registered, Rooms},
+    domain::Room,
+};
+
+pub fn routes(rooms: Rooms) -> Router {
+    Router::new()
+        .route("/rooms", get(list).post(register))
+        .route("/rooms/search/findByPayId", get(find_by_pay_id))
+        .route("/rooms/{number}", get(read))
+        .with_state(rooms)
+}
+
+/// `POST /rooms`: numbers may be sent as strings (`"roomNumber":"1"`, as httpie does).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRoom {
+    pub room_number: RoomNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "shared_events::lenient::optional_count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub used_count: Option<i64>,
+}
+
+impl From<RegisterRoom> for NewRoom {
+    fn from(r: RegisterRoom) -> Self {
+        NewRoom {
+            number: r.room_number,
+            used_count: r.used_count.unwrap_or(0),
+            status: r.room_status,
+        }
+    }
+}
+
+/// A room as the API shows it (with `_links.self` added).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    pub room_number: RoomNumber,
+    pub room_status: RoomStatus,
+    pub used_count: i64,
+    pub conference_id: Option<ConferenceId>,
+    pub pay_id: Option<PayId>,
+}
+
+impl From<&Room> for RoomView {
+    fn from(room: &Room) -> Self {
+        RoomView {
+            room_number: room.number,
+            room_status: room.status(),
+            used_count: room.used_count,
+            conference_id: room.held_by.map(|b| b.conference_id),
+            pay_id: room.held_by.map(|b| b.pay_id),
+        }
+    }
+}
+
+/// A value of a response or request type as JSON (plain fields: this cannot fail).
+fn json_of(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+fn item(base: &BaseUrl, room: &Room) -> Value {
+    base.with_self_link(
+        json_of(RoomView::from(room)),
+        &format!("/rooms/{}", room.number),
+    )
+}
+
+/// An id already checked to be a positive whole number, as its type.
+fn typed<T: TryFrom<i64, Error = InvalidId>>(n: i64) -> Result<T, AppError> {
+    T::try_from(n).map_err(|e| AppError::bad_request("invalid_id", e.to_string()))
+}
+
+/// `POST /rooms {roomNumber, roomStatus?, usedCount?}` (managers): registers an `EMPTY`
+/// room. With an `Idempotency-Key`, a retry replays the first answer. The body is read as
+/// JSON before the role is checked, and as a [`RegisterRoom`] after.
+async fn register(
+    State(rooms): State<Rooms>,
+    RequestId(request_id): RequestId,
+    base: BaseUrl,
+    caller: Caller,
+    key: IdempotencyKey,
+    JsonObject(body): JsonObject,
+) -> Result<Response, AppError> {
+    caller.require(Role::Manager)?;
+    let Body(request) = Body::<RegisterRoom>::from_object(body)?;
+    let attempt = key.attempt(&caller.subject, "POST /rooms", &json_of(&request));
+    let render = |room: &Room| Stored {
+        status: StatusCode::CREATED.as_u16(),
+        body: item(&base, room).to_string(),
+        location: Some(format!("{}/rooms/{}", base.0, room.number)),
+    };
+    let idempotent = attempt.as_ref().map(|a| (a, &render as Render<'_, Room>));
+    match rooms
+        .register(request.into(), &request_id, idempotent)
+        .await?
+    {
+        Registered::Created(room) => Ok(render(&room).response(false)),
+        Registered::Replayed(prior) => Ok(prior.answer()),
+    }
+}
+
+/// `GET /rooms` (managers).
+async fn list(
+    State(rooms): State<Rooms>,
+    base: BaseUrl,
+    caller: Caller,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
+    let (found, total) = rooms.list(page.size, page.offset()).await?;
+    let items = found.iter().map(|r| item(&base, r)).collect();
+    Ok(Json(
+        page.collection(&base, "/rooms", "rooms", items, total),
+    ))
+}
+
+/// `GET /rooms/{number}` (managers).
+async fn read(
+    State(rooms): State<Rooms>,
+    base: BaseUrl,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
+    let number = typed(path_id(&raw, "room number")?)?;
+    Ok(Json(item(&base, &rooms.read(number).await?)))
+}
+
+/// `GET /rooms/search/findByPayId?payId=` (as the original; managers).
+async fn find_by_pay_id(
+    State(rooms): State<Rooms>,
+    base: BaseUrl,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Manager)?;
+    let pay_id: PayId = typed(query_id(&params, "payId")?)?;
+    let found = rooms.held_with(pay_id).await?;
+    let items: Vec<Value> = found.iter().map(|r| item(&base, r)).collect();
+    Ok(Json(json!({
+        "_embedded": { "rooms": items },
+        "_links": { "self": { "href": format!("{}/rooms/search/findByPayId?payId={pay_id}", base.0) } },
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Value) -> Result<RegisterRoom, AppError> {
+        let Value::Object(object) = body else {
+            panic!("not an object")
+        };
+        Body::<RegisterRoom>::from_object(object).map(|b| b.0)
+    }
+
+    #[test]
+    fn a_registration_reads_lenient_numbers_and_optional_fields() {
+        let r =
+            request(json!({"roomNumber": "4", "usedCount": "2", "roomStatus": "EMPTY"})).unwrap();
+        assert_eq!(r.room_number.get(), 4);
+        assert_eq!(r.used_count, Some(2));
+        assert_eq!(r.room_status.as_deref(), Some("EMPTY"));
+        let r = request(json!({"roomNumber": 5, "usedCount": null, "extra": [1]})).unwrap();
+        assert_eq!((r.used_count, r.room_status.as_deref()), (None, None));
+        let new = NewRoom::from(r);
+        assert_eq!(new.used_count, 0);
+    }
+
+    #[test]
+    fn a_bad_registration_says_which_field() {
+        for (body, code) in [
+            (json!({}), "missing_field"),
+            (json!({"roomNumber": "x"}), "invalid_field"),
+            (json!({"roomNumber": 0}), "invalid_field"),
+            (json!({"roomNumber": 3, "usedCount": -2}), "invalid_field"),
+            (json!({"roomNumber": 3, "roomStatus": 1}), "invalid_field"),
+        ] {
+            let err = request(body.clone()).unwrap_err();
+            assert_eq!(
+                (err.status, err.error),
+                (StatusCode::UNPROCESSABLE_ENTITY, code),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fingerprinted_request_is_the_typed_one() {
+        let r = request(json!({"roomNumber": "4"})).unwrap();
+        assert_eq!(json_of(&r), json!({"roomNumber": 4}));
+    }
+
+    #[test]
+    fn a_room_shows_its_state_and_its_booking() {
+        let room = Room::registered(RoomNumber::new(2).unwrap(), 1);
+        let shown = item(&BaseUrl("http://h".into()), &room);
+        assert_eq!(
+            shown,
+            json!({
+                "roomNumber": 2, "roomStatus": "EMPTY", "usedCount": 1,
+                "conferenceId": null, "payId": null,
+                "_links": { "self": { "href": "http://h/rooms/2" } },
+            })
+        );
+    }
+}
