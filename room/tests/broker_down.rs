@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)]
 async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
     let dir = std::env::temp_dir().join(format!("hifive-room-broker-down-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -48,18 +49,13 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
     let running = tokio::spawn(server.run());
     let http = reqwest::Client::new();
 
-    let live = http
-        .get(format!("{base}/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
+    let get = |path: &'static str| {
+        let request = http.get(format!("{base}{path}"));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(get("/health/live").await.status(), 200);
     let health = || async {
-        let ready = http
-            .get(format!("{base}/health/ready"))
-            .send()
-            .await
-            .unwrap();
+        let ready = get("/health/ready").await;
         let status = ready.status();
         let body: Value = ready.json().await.unwrap();
         (status, body)
@@ -71,12 +67,7 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
     assert_eq!(body["components"]["kafka"]["status"], "DOWN");
     assert_eq!(body["components"]["kafka"]["brokerUp"], false);
     assert_eq!(body["components"]["outbox"]["pending"], 0);
-    let actuator = http
-        .get(format!("{base}/actuator/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(actuator.status(), 200);
+    assert_eq!(get("/actuator/health").await.status(), 200);
 
     let created = http
         .post(format!("{base}/rooms"))
@@ -85,14 +76,7 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let room: Value = http
-        .get(format!("{base}/rooms/4"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room: Value = get("/rooms/4").await.json().await.unwrap();
     assert_eq!(room["roomStatus"], "EMPTY");
     // Its RoomRegistered waits in the outbox (the backlog is re-read after 250 ms).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
