@@ -11,6 +11,7 @@ use std::{
 };
 
 use load::{Outcome, Run};
+use shared_events::RoomNumber;
 
 struct Args {
     gateway: String,
@@ -18,7 +19,7 @@ struct Args {
     conference: String,
     users: usize,
     seconds: f64,
-    room: i64,
+    room: RoomNumber,
 }
 
 const USAGE: &str =
@@ -37,7 +38,7 @@ fn parse() -> Result<Args, String> {
         conference: "http://127.0.0.1:8081".into(),
         users: 100,
         seconds: 60.0,
-        room: 1,
+        room: RoomNumber::new(1).ok_or("room 1 is a room number")?,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -49,7 +50,11 @@ fn parse() -> Result<Args, String> {
             "--conference" => a.conference = value()?,
             "--users" => a.users = value()?.parse().map_err(|_| bad("a number"))?,
             "--seconds" => a.seconds = value()?.parse().map_err(|_| bad("a number"))?,
-            "--room" => a.room = value()?.parse().map_err(|_| bad("a room number"))?,
+            "--room" => {
+                a.room = value()?
+                    .parse()
+                    .map_err(|_| bad("a positive room number"))?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }

@@ -105,18 +105,19 @@ impl<T: DeserializeOwned> Body<T> {
     /// Reads `T` from a JSON object.
     pub fn from_object(mut object: Map<String, Value>) -> Result<Self, AppError> {
         object.retain(|_, v| !v.is_null());
-        serde_json::from_value(Value::Object(object))
+        serde_path_to_error::deserialize(Value::Object(object))
             .map(Body)
             .map_err(field_error)
     }
 }
 
 /// serde's error about one field, as the API's `422`.
-fn field_error(e: serde_json::Error) -> AppError {
-    let detail = e.to_string();
+fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> AppError {
+    let field = e.path().to_string();
+    let detail = e.into_inner().to_string();
     match detail.strip_prefix("missing field ") {
         Some(field) => AppError::unprocessable("missing_field", format!("{field} is required")),
-        None => AppError::unprocessable("invalid_field", detail),
+        None => AppError::unprocessable("invalid_field", format!("`{field}`: {detail}")),
     }
 }
 
@@ -296,6 +297,11 @@ mod tests {
         }
         let err = booking(json!({})).unwrap_err();
         assert_eq!(err.detail, "`roomNumber` is required");
+        let err = booking(json!({"roomNumber": 2, "usedCount": "many"})).unwrap_err();
+        assert_eq!(
+            err.detail,
+            r#"`usedCount`: must be a whole number, got "many""#
+        );
     }
 
     #[test]
