@@ -1,27 +1,113 @@
 //! The view's rules, without I/O: what a room looks like after an event, and what to tell
 //! people about it.
 
-use shared_events::{ConferenceId, Event, PayId, RoomNumber, RoomStatus};
+use std::{fmt, str::FromStr};
+
+use serde::Serialize;
+use shared_events::{ConferenceId, Event, PayId, RoomNumber, RoomStatus, UnknownStatus};
+
+/// A booking and its payment: the one that holds a room, or that just let it go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booking {
+    pub conference_id: ConferenceId,
+    pub pay_id: PayId,
+}
 
 /// A room as customer-center shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomState {
     pub room_number: RoomNumber,
-    pub room_status: RoomStatus,
     pub used_count: i64,
-    pub conference_id: Option<ConferenceId>,
-    pub pay_id: Option<PayId>,
+    /// The booking that holds the room, if any.
+    pub holder: Option<Booking>,
     /// The room service's revision of this state (absent in events from older producers).
     pub revision: Option<i64>,
 }
 
+impl RoomState {
+    /// `FULL` while a booking holds the room.
+    pub fn status(&self) -> RoomStatus {
+        RoomStatus::of(self.holder.is_some())
+    }
+}
+
+/// What a notification tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NoticeKind {
+    /// A booking got its room.
+    Assigned,
+    /// A booking let its room go.
+    Released,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 2] = [NoticeKind::Assigned, NoticeKind::Released];
+
+    /// The name in the API and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Assigned => "ASSIGNED",
+            NoticeKind::Released => "RELEASED",
+        }
+    }
+}
+
+impl fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NoticeKind {
+    type Err = UnknownStatus;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
+            .ok_or_else(|| UnknownStatus {
+                what: "notification kind",
+                allowed: &["ASSIGNED", "RELEASED"],
+                got: raw.to_owned(),
+            })
+    }
+}
+
+/// For rows read with `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for NoticeKind {
+    type Error = UnknownStatus;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        raw.parse()
+    }
+}
+
 /// A notification to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Notice {
-    pub kind: &'static str,
+    pub kind: NoticeKind,
     pub room_number: RoomNumber,
     pub conference_id: ConferenceId,
-    pub message: String,
+}
+
+impl Notice {
+    /// What the notification says.
+    pub fn message(&self) -> String {
+        let Notice {
+            kind,
+            room_number,
+            conference_id,
+        } = self;
+        match kind {
+            NoticeKind::Assigned => {
+                format!("Room {room_number} is assigned to conference {conference_id}.")
+            }
+            NoticeKind::Released => {
+                format!("Room {room_number} is released by conference {conference_id}.")
+            }
+        }
+    }
 }
 
 /// How an event changes the view.
@@ -33,55 +119,51 @@ pub enum Change {
     Update(RoomState, Notice),
 }
 
+/// The change `event` makes to the view, if any: a registered room is added empty; an
+/// assignment fills the room, a release empties it, and both are told about.
 pub fn on_event(event: &Event) -> Option<Change> {
-    match event {
-        Event::RoomRegistered(e) => Some(Change::Register(RoomState {
-            room_number: e.room_number,
-            room_status: RoomStatus::Empty,
-            used_count: e.used_count,
-            conference_id: None,
-            pay_id: None,
-            revision: e.revision,
-        })),
-        Event::Assigned(e) => Some(Change::Update(
-            RoomState {
-                room_number: e.room_number,
-                room_status: RoomStatus::Full,
+    let room_number = event.room_number();
+    let (kind, booking, used_count, revision) = match event {
+        Event::RoomRegistered(e) => {
+            return Some(Change::Register(RoomState {
+                room_number,
                 used_count: e.used_count,
-                conference_id: Some(e.conference_id),
-                pay_id: Some(e.pay_id),
+                holder: None,
                 revision: e.revision,
-            },
-            Notice {
-                kind: "ASSIGNED",
-                room_number: e.room_number,
-                conference_id: e.conference_id,
-                message: format!(
-                    "Room {} is assigned to conference {}.",
-                    e.room_number, e.conference_id
-                ),
-            },
-        )),
-        Event::CancelAssigned(e) => Some(Change::Update(
-            RoomState {
-                room_number: e.room_number,
-                room_status: RoomStatus::Empty,
-                used_count: e.used_count,
-                conference_id: None,
-                pay_id: None,
-                revision: e.revision,
-            },
-            Notice {
-                kind: "RELEASED",
-                room_number: e.room_number,
-                conference_id: e.conference_id,
-                message: format!(
-                    "Room {} is released by conference {}.",
-                    e.room_number, e.conference_id
-                ),
-            },
-        )),
-        _ => None,
+            }));
+        }
+        Event::Assigned(e) => (
+            NoticeKind::Assigned,
+            booking(e.conference_id, e.pay_id),
+            e.used_count,
+            e.revision,
+        ),
+        Event::CancelAssigned(e) => (
+            NoticeKind::Released,
+            booking(e.conference_id, e.pay_id),
+            e.used_count,
+            e.revision,
+        ),
+        _ => return None,
+    };
+    let state = RoomState {
+        room_number,
+        used_count,
+        holder: (kind == NoticeKind::Assigned).then_some(booking),
+        revision,
+    };
+    let notice = Notice {
+        kind,
+        room_number,
+        conference_id: booking.conference_id,
+    };
+    Some(Change::Update(state, notice))
+}
+
+fn booking(conference_id: ConferenceId, pay_id: PayId) -> Booking {
+    Booking {
+        conference_id,
+        pay_id,
     }
 }
 
@@ -98,65 +180,79 @@ pub fn supersedes(stored: Option<i64>, incoming: Option<i64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_events::{Assigned, Assignment, CancelAssigned, Paid, PayStatus};
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
 
-    fn ids(room: i64, conference: i64, pay: i64) -> (RoomNumber, ConferenceId, PayId) {
-        (
-            RoomNumber::new(room).unwrap(),
-            ConferenceId::new(conference).unwrap(),
-            PayId::new(pay).unwrap(),
-        )
+    /// An `Assigned` or a `CancelAssigned` (as `status` says) of room 3 by booking 9, paid
+    /// with payment 90, read from the wire.
+    fn moved<T: DeserializeOwned>(status: &str, used_count: i64, revision: i64) -> T {
+        serde_json::from_value(json!({
+            "roomNumber": 3, "roomStatus": status, "conferenceId": 9, "payId": 90,
+            "usedCount": used_count, "revision": revision,
+        }))
+        .unwrap()
+    }
+
+    fn booking_9() -> Booking {
+        booking(ConferenceId::new(9).unwrap(), PayId::new(90).unwrap())
+    }
+
+    #[test]
+    fn a_registered_room_is_added_empty() {
+        let e = Event::RoomRegistered(moved("EMPTY", 3, 1));
+        let Some(Change::Register(state)) = on_event(&e) else {
+            panic!()
+        };
+        assert_eq!(state.status(), RoomStatus::Empty);
+        assert_eq!((state.used_count, state.holder), (3, None));
     }
 
     #[test]
     fn assignment_fills_the_room_and_notifies() {
-        let (room_number, conference_id, pay_id) = ids(3, 9, 90);
-        let e = Event::Assigned(Assigned {
-            room_number,
-            room_status: Assignment::Assigned,
-            conference_id,
-            pay_id,
-            used_count: 2,
-            revision: Some(2),
-        });
-        let Some(Change::Update(state, notice)) = on_event(&e) else {
+        let Some(Change::Update(state, notice)) =
+            on_event(&Event::Assigned(moved("ASSIGNED", 2, 2)))
+        else {
             panic!()
         };
-        assert_eq!(state.room_status, RoomStatus::Full);
-        assert_eq!(state.used_count, 2);
-        assert_eq!(state.conference_id, Some(conference_id));
-        assert_eq!(notice.kind, "ASSIGNED");
+        assert_eq!(state.status(), RoomStatus::Full);
+        assert_eq!((state.used_count, state.revision), (2, Some(2)));
+        assert_eq!(state.holder, Some(booking_9()));
+        assert_eq!(notice.kind, NoticeKind::Assigned);
+        assert_eq!(notice.message(), "Room 3 is assigned to conference 9.");
     }
 
     #[test]
     fn release_empties_the_room_and_notifies() {
-        let (room_number, conference_id, pay_id) = ids(3, 9, 90);
-        let e = Event::CancelAssigned(CancelAssigned {
-            room_number,
-            room_status: Assignment::Canceled,
-            conference_id,
-            pay_id,
-            used_count: 1,
-            revision: Some(3),
-        });
+        let e = Event::CancelAssigned(moved("CANCELED", 1, 3));
         let Some(Change::Update(state, notice)) = on_event(&e) else {
             panic!()
         };
-        assert_eq!(state.room_status, RoomStatus::Empty);
-        assert_eq!(state.conference_id, None);
-        assert_eq!(notice.kind, "RELEASED");
+        assert_eq!((state.status(), state.holder), (RoomStatus::Empty, None));
+        assert_eq!(
+            (notice.kind, notice.conference_id),
+            (NoticeKind::Released, booking_9().conference_id)
+        );
+        assert_eq!(notice.message(), "Room 3 is released by conference 9.");
     }
 
     #[test]
     fn payments_do_not_change_the_view() {
-        let (room_number, conference_id, pay_id) = ids(1, 1, 1);
-        let e = Event::Paid(Paid {
-            pay_id,
-            pay_status: PayStatus::Paid,
-            conference_id,
-            room_number,
-        });
+        let e = Event::Paid(
+            serde_json::from_value(
+                json!({"payId": 1, "payStatus": "PAID", "conferenceId": 1, "roomNumber": 1}),
+            )
+            .unwrap(),
+        );
         assert_eq!(on_event(&e), None);
+    }
+
+    #[test]
+    fn notice_kinds_read_back_what_they_write() {
+        for kind in NoticeKind::ALL {
+            assert_eq!(kind.as_str().parse::<NoticeKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
+        }
+        assert!(NoticeKind::try_from("CANCELED".to_owned()).is_err());
     }
 
     #[test]

@@ -1,56 +1,62 @@
-//! The view tables: room states and notifications.
+//! The view tables, in plain SQL: `room_state` (one row per room) and `notification`.
 
 use hifive_common::{
-    DbConn,
-    db::{LockScope, Match, PageQuery, lock, now},
+    Db, DbConn,
+    db::{Match, PageQuery, now},
 };
-use serde_json::{Value, json};
-use sqlx::{AnyPool, Row, any::AnyRow};
+use shared_events::{ConferenceId, PayId, RoomNumber, RoomStatus};
+use sqlx::{FromRow, Row};
 
-use crate::domain::{self, Change, Notice, RoomState};
+use crate::domain::{Notice, NoticeKind, RoomState};
+
+/// A row of `room_state`: a room as the view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct StateRow {
+    pub room_number: RoomNumber,
+    #[sqlx(try_from = "String")]
+    pub room_status: RoomStatus,
+    pub used_count: i64,
+    pub conference_id: Option<ConferenceId>,
+    pub pay_id: Option<PayId>,
+    pub updated_at: String,
+}
+
+/// A row of `notification`.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct NotificationRow {
+    pub notification_id: i64,
+    #[sqlx(try_from = "String")]
+    pub kind: NoticeKind,
+    pub room_number: RoomNumber,
+    pub conference_id: ConferenceId,
+    pub message: String,
+    pub created_at: String,
+}
 
 const STATE_COLUMNS: &str =
     "room_number, room_status, used_count, conference_id, pay_id, updated_at";
-
-pub fn state_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
-    Ok(json!({
-        "roomNumber": row.try_get::<i64, _>("room_number")?,
-        "roomStatus": row.try_get::<String, _>("room_status")?,
-        "usedCount": row.try_get::<i64, _>("used_count")?,
-        "conferenceId": row.try_get::<Option<i64>, _>("conference_id")?,
-        "payId": row.try_get::<Option<i64>, _>("pay_id")?,
-        "updatedAt": row.try_get::<String, _>("updated_at")?,
-    }))
-}
-
-pub fn notification_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
-    Ok(json!({
-        "notificationId": row.try_get::<i64, _>("notification_id")?,
-        "kind": row.try_get::<String, _>("kind")?,
-        "roomNumber": row.try_get::<i64, _>("room_number")?,
-        "conferenceId": row.try_get::<i64, _>("conference_id")?,
-        "message": row.try_get::<String, _>("message")?,
-        "createdAt": row.try_get::<String, _>("created_at")?,
-    }))
-}
+const NOTIFICATION_COLUMNS: &str =
+    "notification_id, kind, room_number, conference_id, message, created_at";
 
 /// Which room states to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateFilter {
     All,
-    Room(i64),
-    Conference(i64),
+    Room(RoomNumber),
+    Conference(ConferenceId),
 }
 
+/// A page of room states, by room number, and how many match in all.
 pub async fn states(
-    db: &AnyPool,
+    db: &Db,
     filter: StateFilter,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<StateRow>, i64), sqlx::Error> {
     let filter = match filter {
         StateFilter::All => None,
-        StateFilter::Room(n) => Some(("room_number", Match::Id(n))),
-        StateFilter::Conference(id) => Some(("conference_id", Match::Id(id))),
+        StateFilter::Room(n) => Some(("room_number", Match::Id(n.get()))),
+        StateFilter::Conference(id) => Some(("conference_id", Match::Id(id.get()))),
     };
     PageQuery {
         table: "room_state",
@@ -58,97 +64,85 @@ pub async fn states(
         order_by: "room_number",
         filter,
     }
-    .fetch(db, limit, offset, state_json)
+    .fetch(db, limit, offset, |row| StateRow::from_row(row))
     .await
 }
 
+/// A page of notifications, newest first, and how many there are.
 pub async fn notifications(
-    db: &AnyPool,
+    db: &Db,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<NotificationRow>, i64), sqlx::Error> {
     PageQuery {
         table: "notification",
-        columns: "notification_id, kind, room_number, conference_id, message, created_at",
+        columns: NOTIFICATION_COLUMNS,
         order_by: "notification_id DESC",
         filter: None,
     }
-    .fetch(db, limit, offset, notification_json)
+    .fetch(db, limit, offset, |row| NotificationRow::from_row(row))
     .await
 }
 
-/// Notifications newer than `after`, oldest first (for the live stream).
-pub async fn notifications_after(
-    db: &AnyPool,
-    after: i64,
-) -> Result<Vec<(i64, Value)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT notification_id, kind, room_number, conference_id, message, created_at FROM notification
-         WHERE notification_id > $1 ORDER BY notification_id LIMIT 100",
-    )
+/// Up to 100 notifications newer than `after`, oldest first.
+pub async fn notifications_after(db: &Db, after: i64) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM notification
+         WHERE notification_id > $1 ORDER BY notification_id LIMIT 100"
+    ))
     .bind(after)
     .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("notification_id")?, notification_json(r)?)))
-        .collect()
+    .await
 }
 
-pub async fn last_notification_id(db: &AnyPool) -> Result<i64, sqlx::Error> {
+/// The id of the newest notification (0 when there is none).
+pub async fn last_notification_id(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COALESCE(MAX(notification_id), 0) AS n FROM notification")
         .fetch_one(db)
         .await?
         .try_get("n")
 }
 
-pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), sqlx::Error> {
-    match change {
-        Change::Register(state) => {
-            upsert(conn, &state, "DO NOTHING").await?;
-        }
-        Change::Update(state, notice) => {
-            lock(conn, LockScope::Room, state.room_number.get()).await?;
-            let stored: Option<i64> =
-                sqlx::query("SELECT revision FROM room_state WHERE room_number = $1")
-                    .bind(state.room_number)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .map(|row| row.try_get("revision"))
-                    .transpose()?;
-            if !domain::supersedes(stored, state.revision) {
-                tracing::info!(
-                    room_number = state.room_number.get(),
-                    conference_id = notice.conference_id.get(),
-                    stored,
-                    incoming = state.revision,
-                    "stale event ignored; the view has a newer state of the room"
-                );
-                return Ok(());
-            }
-            upsert(
-                conn,
-                &state,
-                "DO UPDATE SET room_status = excluded.room_status, used_count = excluded.used_count,
-                 conference_id = excluded.conference_id, pay_id = excluded.pay_id,
-                 revision = excluded.revision, updated_at = excluded.updated_at",
-            )
-            .await?;
-            notify(conn, &notice).await?;
-        }
-    }
-    Ok(())
+/// The revision of the room's state as last applied, if the view knows the room.
+pub async fn revision(conn: &mut DbConn, room: RoomNumber) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT revision FROM room_state WHERE room_number = $1")
+        .bind(room)
+        .fetch_optional(conn)
+        .await
 }
 
-async fn upsert(conn: &mut DbConn, s: &RoomState, on_conflict: &str) -> Result<(), sqlx::Error> {
+/// What to do when the room is in the view already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfKnown {
+    /// Leave the stored state as it is.
+    Keep,
+    /// Overwrite it.
+    Replace,
+}
+
+/// Writes a room's state (a revision of 0 when the event had none).
+pub async fn save_state(
+    conn: &mut DbConn,
+    s: &RoomState,
+    if_known: IfKnown,
+) -> Result<(), sqlx::Error> {
+    let on_conflict = match if_known {
+        IfKnown::Keep => "DO NOTHING",
+        IfKnown::Replace => {
+            "DO UPDATE SET room_status = excluded.room_status, used_count = excluded.used_count,
+             conference_id = excluded.conference_id, pay_id = excluded.pay_id,
+             revision = excluded.revision, updated_at = excluded.updated_at"
+        }
+    };
     sqlx::query(&format!(
         "INSERT INTO room_state (room_number, room_status, used_count, conference_id, pay_id, revision, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_number) {on_conflict}"
     ))
     .bind(s.room_number)
-    .bind(s.room_status.as_str())
+    .bind(s.status().as_str())
     .bind(s.used_count)
-    .bind(s.conference_id)
-    .bind(s.pay_id)
+    .bind(s.holder.map(|b| b.conference_id))
+    .bind(s.holder.map(|b| b.pay_id))
     .bind(s.revision.unwrap_or(0))
     .bind(now())
     .execute(conn)
@@ -156,23 +150,18 @@ async fn upsert(conn: &mut DbConn, s: &RoomState, on_conflict: &str) -> Result<(
     Ok(())
 }
 
-async fn notify(conn: &mut DbConn, n: &Notice) -> Result<(), sqlx::Error> {
+/// Records a notification.
+pub async fn insert_notice(conn: &mut DbConn, n: &Notice) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO notification (kind, room_number, conference_id, message, created_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(n.kind)
+    .bind(n.kind.as_str())
     .bind(n.room_number)
     .bind(n.conference_id)
-    .bind(&n.message)
+    .bind(n.message())
     .bind(now())
     .execute(conn)
     .await?;
-    tracing::info!(
-        conference_id = n.conference_id.get(),
-        room_number = n.room_number.get(),
-        kind = n.kind,
-        "notification sent"
-    );
     Ok(())
 }

@@ -1,0 +1,80 @@
+//! The view's use cases: reading room states and notifications, and applying a change an
+//! event makes (in the consumer's transaction).
+
+use hifive_common::{
+    Db, DbConn,
+    db::{LockScope, lock},
+};
+use shared_events::RoomNumber;
+
+use crate::{
+    domain::{self, Change},
+    error::Error,
+    store::{self, IfKnown, NotificationRow, StateFilter, StateRow},
+};
+
+/// A page of the room states `filter` selects, and how many it selects in all.
+pub async fn states(
+    db: &Db,
+    filter: StateFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StateRow>, i64), Error> {
+    Ok(store::states(db, filter, limit, offset).await?)
+}
+
+/// One room's state.
+pub async fn state(db: &Db, room: RoomNumber) -> Result<StateRow, Error> {
+    let (rows, _) = store::states(db, StateFilter::Room(room), 1, 0).await?;
+    rows.into_iter().next().ok_or(Error::UnknownRoom(room))
+}
+
+/// A page of notifications, newest first, and how many there are.
+pub async fn notifications(
+    db: &Db,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<NotificationRow>, i64), Error> {
+    Ok(store::notifications(db, limit, offset).await?)
+}
+
+/// Where a live stream starts: the newest notification so far.
+pub async fn newest_notification(db: &Db) -> Result<i64, Error> {
+    Ok(store::last_notification_id(db).await?)
+}
+
+/// The notifications after `after`, oldest first, a batch at a time.
+pub async fn notifications_after(db: &Db, after: i64) -> Result<Vec<NotificationRow>, Error> {
+    Ok(store::notifications_after(db, after).await?)
+}
+
+/// Applies `change` in `conn`'s transaction. An update older than what the view holds of
+/// the room changes nothing (and tells nobody).
+pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), Error> {
+    match change {
+        Change::Register(state) => store::save_state(conn, &state, IfKnown::Keep).await?,
+        Change::Update(state, notice) => {
+            lock(conn, LockScope::Room, state.room_number.get()).await?;
+            let stored = store::revision(conn, state.room_number).await?;
+            if !domain::supersedes(stored, state.revision) {
+                tracing::info!(
+                    room_number = state.room_number.get(),
+                    conference_id = notice.conference_id.get(),
+                    stored,
+                    incoming = state.revision,
+                    "stale event ignored; the view has a newer state of the room"
+                );
+                return Ok(());
+            }
+            store::save_state(conn, &state, IfKnown::Replace).await?;
+            store::insert_notice(conn, &notice).await?;
+            tracing::info!(
+                conference_id = notice.conference_id.get(),
+                room_number = notice.room_number.get(),
+                kind = notice.kind.as_str(),
+                "notification sent"
+            );
+        }
+    }
+    Ok(())
+}

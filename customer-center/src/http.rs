@@ -1,0 +1,230 @@
+//! The HTTP edge of the view: room states (every room, one room, by room, by booking),
+//! notifications, and their live stream. Anyone may read; ids in paths and queries are
+//! checked here, the rest is the use cases' (`app`).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    convert::Infallible,
+    time::Duration,
+};
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+    routing::{MethodRouter, get},
+};
+use futures::{Stream, StreamExt};
+use hifive_common::{
+    AppError, BaseUrl, CancellationToken, Db, PageParams,
+    http::{path_id, query_id},
+};
+use serde::Serialize;
+use serde_json::Value;
+use shared_events::{ConferenceId, InvalidId, PayId, RoomNumber, RoomStatus};
+
+use crate::{
+    app,
+    domain::NoticeKind,
+    store::{NotificationRow, StateFilter, StateRow},
+};
+
+/// A room state as the API shows it (with `_links.self` added).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomStateBody {
+    pub room_number: RoomNumber,
+    pub room_status: RoomStatus,
+    pub used_count: i64,
+    pub conference_id: Option<ConferenceId>,
+    pub pay_id: Option<PayId>,
+    pub updated_at: String,
+}
+
+impl From<StateRow> for RoomStateBody {
+    fn from(row: StateRow) -> Self {
+        Self {
+            room_number: row.room_number,
+            room_status: row.room_status,
+            used_count: row.used_count,
+            conference_id: row.conference_id,
+            pay_id: row.pay_id,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl RoomStateBody {
+    /// The body with its `_links.self`, `/roomStates/{roomNumber}`.
+    fn linked(&self, base: &BaseUrl) -> Result<Value, AppError> {
+        let path = format!("/roomStates/{}", self.room_number);
+        Ok(base.with_self_link(json(self)?, &path))
+    }
+}
+
+/// A notification as the API (and the stream) shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationBody {
+    pub notification_id: i64,
+    pub kind: NoticeKind,
+    pub room_number: RoomNumber,
+    pub conference_id: ConferenceId,
+    pub message: String,
+    pub created_at: String,
+}
+
+impl From<NotificationRow> for NotificationBody {
+    fn from(row: NotificationRow) -> Self {
+        Self {
+            notification_id: row.notification_id,
+            kind: row.kind,
+            room_number: row.room_number,
+            conference_id: row.conference_id,
+            message: row.message,
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn json<T: Serialize>(body: &T) -> Result<Value, AppError> {
+    serde_json::to_value(body).map_err(|e| AppError::internal(format!("cannot render: {e}")))
+}
+
+/// An id the extractors have checked already, as its type.
+fn typed<T: TryFrom<i64, Error = InvalidId>>(n: i64) -> Result<T, AppError> {
+    T::try_from(n).map_err(|e| AppError::bad_request("invalid_id", e.to_string()))
+}
+
+/// The HAL collections of room states: every room, one room's, one booking's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    EveryRoom,
+    ByRoomNumber,
+    ByConferenceId,
+}
+
+impl Listing {
+    pub const ALL: [Listing; 3] = [
+        Listing::EveryRoom,
+        Listing::ByRoomNumber,
+        Listing::ByConferenceId,
+    ];
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Listing::EveryRoom => "/roomStates",
+            Listing::ByRoomNumber => "/roomStates/search/findByRoomNumber",
+            Listing::ByConferenceId => "/roomStates/search/findByConferenceId",
+        }
+    }
+
+    /// The states the query asks for: a search's parameter is required.
+    fn filter(self, query: &HashMap<String, String>) -> Result<StateFilter, AppError> {
+        Ok(match self {
+            Listing::EveryRoom => StateFilter::All,
+            Listing::ByRoomNumber => StateFilter::Room(typed(query_id(query, "roomNumber")?)?),
+            Listing::ByConferenceId => {
+                StateFilter::Conference(typed(query_id(query, "conferenceId")?)?)
+            }
+        })
+    }
+
+    /// `GET` of this listing.
+    pub fn route(self) -> MethodRouter<Db> {
+        get(
+            move |State(db): State<Db>,
+                  base: BaseUrl,
+                  page: PageParams,
+                  Query(query): Query<HashMap<String, String>>| {
+                list(self, db, base, page, query)
+            },
+        )
+    }
+}
+
+/// A listing's page of room states, as a HAL collection.
+async fn list(
+    listing: Listing,
+    db: Db,
+    base: BaseUrl,
+    page: PageParams,
+    query: HashMap<String, String>,
+) -> Result<Json<Value>, AppError> {
+    let filter = listing.filter(&query)?;
+    let (rows, total) = app::states(&db, filter, page.size, page.offset()).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| RoomStateBody::from(row).linked(&base))
+        .collect::<Result<_, _>>()?;
+    let body = page.collection(&base, listing.path(), "roomStates", items, total);
+    Ok(Json(body))
+}
+
+/// `GET /roomStates/{number}`.
+pub async fn state(
+    State(db): State<Db>,
+    base: BaseUrl,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let number = typed(path_id(&raw, "room number")?)?;
+    let row = app::state(&db, number).await?;
+    Ok(Json(RoomStateBody::from(row).linked(&base)?))
+}
+
+/// `GET /notifications`: newest first.
+pub async fn notifications(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+) -> Result<Json<Value>, AppError> {
+    let (rows, total) = app::notifications(&db, page.size, page.offset()).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| json(&NotificationBody::from(row)))
+        .collect::<Result<_, _>>()?;
+    let body = page.collection(&base, "/notifications", "notifications", items, total);
+    Ok(Json(body))
+}
+
+/// `GET /notifications/stream`: Server-Sent Events, one `notification` event per new
+/// notification from the moment of connection. Streams end when the service stops, so that a
+/// connected client never holds up a shutdown (clients reconnect, as EventSource does).
+pub async fn stream(
+    State((db, shutdown)): State<(Db, CancellationToken)>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let start = app::newest_notification(&db).await?;
+    let events = futures::stream::unfold((db, start, VecDeque::new()), next_event)
+        .take_until(shutdown.cancelled_owned());
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Where a stream is: the newest notification seen, and those not sent yet.
+type Cursor = (Db, i64, VecDeque<NotificationRow>);
+
+/// The next event of a stream: looks for new notifications every 250 ms until there is one.
+async fn next_event(
+    (db, mut last, mut queue): Cursor,
+) -> Option<(Result<SseEvent, Infallible>, Cursor)> {
+    loop {
+        if let Some(row) = queue.pop_front() {
+            let id = row.notification_id;
+            match SseEvent::default()
+                .event("notification")
+                .id(id.to_string())
+                .json_data(NotificationBody::from(row))
+            {
+                Ok(event) => return Some((Ok(event), (db, last, queue))),
+                Err(e) => tracing::error!(notification_id = id, error = %e, "cannot render"),
+            }
+            continue;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(fresh) = app::notifications_after(&db, last).await {
+            if let Some(row) = fresh.last() {
+                last = row.notification_id;
+            }
+            queue.extend(fresh);
+        }
+    }
+}
