@@ -3,49 +3,31 @@
 
 use shared_events::ConferenceStatus;
 
-/// What to do when pay confirms the payment.
+/// Where a booking stands with its payment. Every answer about a payment depends on this
+/// alone: pay confirming it, the pay call failing, and a retry of a request that was cut
+/// short before it answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnPaid {
-    /// `CREATED → PAID`, announce `Applied`.
-    MarkPaid,
-    /// Events got here first (the room was already assigned or rejected): keep the status,
-    /// record the payment id.
-    KeepStatus,
-    /// The customer cancelled while pay was answering: the cancellation already asked pay
-    /// to refund by booking id.
+pub enum Payment {
+    /// `CREATED`: pay's answer is awaited. A confirmation makes it `PAID` (and announces
+    /// `Applied`); a failure makes it `FAILED`, asking pay to refund what it may have
+    /// charged; a cut-short request's key stays in flight until the sweeper ends it.
+    Awaited,
+    /// `PAID`, `ASSIGNED` or `REJECTED`: paid, and the saga has it (its events may overtake
+    /// pay's HTTP answer). A confirmation only records the payment id; a failed call stands
+    /// corrected (pay did charge); a cut-short request gets its `201`.
+    Made,
+    /// `CANCELED` or `FAILED`: ended without a payment to keep (a cancellation already asked
+    /// pay to refund by booking id). A confirmation is refused; the key is freed.
     Ended,
 }
 
-pub fn on_paid(status: ConferenceStatus) -> OnPaid {
+pub fn payment(status: ConferenceStatus) -> Payment {
     match status {
-        ConferenceStatus::Created => OnPaid::MarkPaid,
+        ConferenceStatus::Created => Payment::Awaited,
         ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
-            OnPaid::KeepStatus
+            Payment::Made
         }
-        ConferenceStatus::Canceled | ConferenceStatus::Failed => OnPaid::Ended,
-    }
-}
-
-/// What to do when the pay call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnPayFailure {
-    /// `CREATED → FAILED`; when pay may have charged, ask it to refund (ApplyCanceled).
-    MarkFailed { refund: bool },
-    /// Pay did charge and the saga moved on through events: the booking stands.
-    Proceeded,
-    /// Already cancelled or failed: nothing more to do.
-    Ended,
-}
-
-pub fn on_pay_failure(status: ConferenceStatus, may_have_charged: bool) -> OnPayFailure {
-    match status {
-        ConferenceStatus::Created => OnPayFailure::MarkFailed {
-            refund: may_have_charged,
-        },
-        ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
-            OnPayFailure::Proceeded
-        }
-        ConferenceStatus::Canceled | ConferenceStatus::Failed => OnPayFailure::Ended,
+        ConferenceStatus::Canceled | ConferenceStatus::Failed => Payment::Ended,
     }
 }
 
@@ -91,36 +73,13 @@ pub fn on_verdict(verdict: Verdict, status: ConferenceStatus) -> Option<Conferen
     matches!(status, ConferenceStatus::Created | ConferenceStatus::Paid).then_some(next)
 }
 
-/// A request holding an `Idempotency-Key` was cut short (the service stopped before it
-/// answered). What its booking, as it is now, tells a retry with the same key (a booking
-/// that is gone frees the key, as an unpaid one does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CutShort {
-    /// Still `CREATED`: the sweeper has yet to end it; the key stays in flight.
-    InFlight,
-    /// Paid, and the saga moved on: the retry gets the `201` the first request would have.
-    Answer,
-    /// Never paid: the key is freed and the retry books anew.
-    Free,
-}
-
-pub fn on_cut_short(status: ConferenceStatus) -> CutShort {
-    match status {
-        ConferenceStatus::Created => CutShort::InFlight,
-        ConferenceStatus::Paid | ConferenceStatus::Assigned | ConferenceStatus::Rejected => {
-            CutShort::Answer
-        }
-        ConferenceStatus::Canceled | ConferenceStatus::Failed => CutShort::Free,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn happy_path_created_paid_assigned() {
-        assert_eq!(on_paid(ConferenceStatus::Created), OnPaid::MarkPaid);
+        assert_eq!(payment(ConferenceStatus::Created), Payment::Awaited);
         assert_eq!(
             on_verdict(Verdict::Assigned, ConferenceStatus::Paid),
             Some(ConferenceStatus::Assigned)
@@ -133,11 +92,7 @@ mod tests {
             on_verdict(Verdict::Assigned, ConferenceStatus::Created),
             Some(ConferenceStatus::Assigned)
         );
-        assert_eq!(on_paid(ConferenceStatus::Assigned), OnPaid::KeepStatus);
-        assert_eq!(
-            on_pay_failure(ConferenceStatus::Assigned, true),
-            OnPayFailure::Proceeded
-        );
+        assert_eq!(payment(ConferenceStatus::Assigned), Payment::Made);
     }
 
     #[test]
@@ -154,18 +109,31 @@ mod tests {
     }
 
     #[test]
-    fn pay_failure_refunds_only_when_pay_may_have_charged() {
+    fn a_rejection_ends_a_paid_booking() {
         assert_eq!(
-            on_pay_failure(ConferenceStatus::Created, false),
-            OnPayFailure::MarkFailed { refund: false }
+            on_verdict(Verdict::Rejected, ConferenceStatus::Paid),
+            Some(ConferenceStatus::Rejected)
+        );
+    }
+
+    #[test]
+    fn every_status_has_one_payment_stage() {
+        use ConferenceStatus::*;
+        let stages: Vec<_> = ConferenceStatus::ALL.iter().map(|s| payment(*s)).collect();
+        assert_eq!(
+            ConferenceStatus::ALL,
+            [Created, Paid, Assigned, Rejected, Canceled, Failed]
         );
         assert_eq!(
-            on_pay_failure(ConferenceStatus::Created, true),
-            OnPayFailure::MarkFailed { refund: true }
-        );
-        assert_eq!(
-            on_pay_failure(ConferenceStatus::Canceled, true),
-            OnPayFailure::Ended
+            stages,
+            [
+                Payment::Awaited,
+                Payment::Made,
+                Payment::Made,
+                Payment::Made,
+                Payment::Ended,
+                Payment::Ended
+            ]
         );
     }
 
@@ -182,26 +150,5 @@ mod tests {
             OnCancel::NotCancelable
         );
         assert_eq!(on_cancel(ConferenceStatus::Failed), OnCancel::NotCancelable);
-        assert_eq!(on_paid(ConferenceStatus::Canceled), OnPaid::Ended);
-    }
-
-    #[test]
-    fn a_rejection_ends_a_paid_booking() {
-        assert_eq!(
-            on_verdict(Verdict::Rejected, ConferenceStatus::Paid),
-            Some(ConferenceStatus::Rejected)
-        );
-    }
-
-    #[test]
-    fn a_cut_short_request_is_answered_once_its_booking_moved_on() {
-        use ConferenceStatus::*;
-        assert_eq!(on_cut_short(Created), CutShort::InFlight);
-        for paid in [Paid, Assigned, Rejected] {
-            assert_eq!(on_cut_short(paid), CutShort::Answer, "{paid}");
-        }
-        for unpaid in [Canceled, Failed] {
-            assert_eq!(on_cut_short(unpaid), CutShort::Free, "{unpaid}");
-        }
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP edge: `/conferences`. Handlers check who calls, read the typed request, call the
 //! use case and render the answer (HAL items with `_links`, the HAL collection).
 
+use std::sync::Arc;
+
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -10,7 +12,7 @@ use axum::{
 };
 use hifive_common::{
     AppError, BaseUrl, Body, Caller, JsonObject, PageParams, RequestId, Role,
-    http::path_id,
+    http::{Detail, path_id},
     idempotency::{IdempotencyKey, Stored},
 };
 use serde::{Deserialize, Serialize};
@@ -53,6 +55,11 @@ pub fn routes(api: Api) -> Router {
         .route("/conferences", get(list).post(apply))
         .route("/conferences/{id}", get(read).delete(cancel))
         .with_state(api)
+}
+
+/// A `/health/ready` detail from a typed report.
+pub fn detail<T: Serialize>(report: impl Fn() -> T + Send + Sync + 'static) -> Detail {
+    Arc::new(move || json!(report()))
 }
 
 fn path(id: ConferenceId) -> String {

@@ -12,7 +12,7 @@ pub mod saga_guard;
 pub mod store;
 pub mod sweeper;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use hifive_common::{
     CommonConfig, Server,
@@ -110,7 +110,7 @@ impl App {
             config.pay_guard.clone(),
         )?;
         let report = pay.clone();
-        wiring.report("payCircuitBreaker", Arc::new(move || report.report()));
+        wiring.report("payCircuitBreaker", http::detail(move || report.report()));
         let saga = SagaGuard::new(
             config.saga,
             wiring.db.clone(),
@@ -118,7 +118,7 @@ impl App {
             wiring.consumer(),
         );
         let report = saga.clone();
-        wiring.report("sagaAdmission", Arc::new(move || report.report()));
+        wiring.report("sagaAdmission", http::detail(move || report.report()));
         let bookings = Bookings::new(wiring.db.clone(), wiring.outbox.clone());
         let stuck_after = config.stuck_after.max(pay_timeout * 2);
         let booker = Booker::new(

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use shared_events::{ConferenceId, PayId, RoomNumber};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, util::BoxCloneSyncService};
@@ -84,6 +84,18 @@ pub enum PayCallError {
     /// Pay was called and failed.
     #[error(transparent)]
     Pay(#[from] PayError),
+}
+
+/// The pay guard's part of `/health/ready`: an open breaker is reported, but does not make
+/// conference unready (it still serves reads and cancellations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerReport {
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub status: &'static str,
+    pub transitions: u64,
+    pub max_concurrent: usize,
+    pub timeout_ms: u64,
 }
 
 /// The breaker's state as the guard last saw it, and how often it changed.
@@ -256,15 +268,14 @@ impl GuardedPay {
         self.config.open_wait.as_secs_f64().ceil().max(1.0) as u64
     }
 
-    /// `/health/ready` details: the breaker is reported, but an open breaker does not make
-    /// conference unready (it still serves reads and cancellations).
-    pub fn report(&self) -> Value {
-        json!({
-            "status": self.state.name(),
-            "transitions": self.state.transitions(),
-            "maxConcurrent": self.config.max_concurrent,
-            "timeoutMs": self.config.timeout.as_millis() as u64,
-        })
+    /// `/health/ready` details.
+    pub fn report(&self) -> BreakerReport {
+        BreakerReport {
+            status: self.state.name(),
+            transitions: self.state.transitions(),
+            max_concurrent: self.config.max_concurrent,
+            timeout_ms: self.config.timeout.as_millis() as u64,
+        }
     }
 }
 

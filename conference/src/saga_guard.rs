@@ -13,7 +13,7 @@ use std::{
 };
 
 use hifive_common::{ConsumerStatus, Db, Outbox};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// The bounds (environment variables in brackets; see the README).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,6 +94,23 @@ pub fn admit(limits: &SagaLimits, load: &SagaLoad) -> Result<(), SagaBusy> {
     Ok(())
 }
 
+/// The admission's part of `/health/ready` (it does not decide readiness).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionReport {
+    /// `ADMITTING` or `REFUSING`.
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub lag_seconds: f64,
+    pub outbox_pending: i64,
+    pub outbox_age_seconds: f64,
+    pub max_lag_seconds: f64,
+    pub max_outbox: i64,
+    pub max_outbox_age_seconds: f64,
+    pub admitted: u64,
+    pub refused: u64,
+}
+
 /// The guard as the service uses it: reads the load, applies [`admit`], counts refusals.
 #[derive(Clone)]
 pub struct SagaGuard {
@@ -144,7 +161,7 @@ impl SagaGuard {
     }
 
     /// `/health/ready` details (they do not decide readiness), from the last readings.
-    pub fn report(&self) -> Value {
+    pub fn report(&self) -> AdmissionReport {
         let backlog = self.outbox.last_backlog();
         let load = SagaLoad {
             lag_age: self.consumer.lag_age(),
@@ -152,18 +169,22 @@ impl SagaGuard {
             outbox_age: backlog.as_ref().map(|b| b.oldest_age()).unwrap_or_default(),
         };
         let verdict = admit(&self.limits, &load);
-        json!({
-            "status": if verdict.is_ok() { "ADMITTING" } else { "REFUSING" },
-            "reason": verdict.err().map(|e| e.to_string()),
-            "lagSeconds": load.lag_age.as_secs_f64(),
-            "outboxPending": load.outbox_pending,
-            "outboxAgeSeconds": load.outbox_age.as_secs_f64(),
-            "maxLagSeconds": self.limits.max_lag.as_secs_f64(),
-            "maxOutbox": self.limits.max_outbox,
-            "maxOutboxAgeSeconds": self.limits.max_outbox_age.as_secs_f64(),
-            "admitted": self.admitted.load(Ordering::Relaxed),
-            "refused": self.refused.load(Ordering::Relaxed),
-        })
+        AdmissionReport {
+            status: if verdict.is_ok() {
+                "ADMITTING"
+            } else {
+                "REFUSING"
+            },
+            reason: verdict.err().map(|e| e.to_string()),
+            lag_seconds: load.lag_age.as_secs_f64(),
+            outbox_pending: load.outbox_pending,
+            outbox_age_seconds: load.outbox_age.as_secs_f64(),
+            max_lag_seconds: self.limits.max_lag.as_secs_f64(),
+            max_outbox: self.limits.max_outbox,
+            max_outbox_age_seconds: self.limits.max_outbox_age.as_secs_f64(),
+            admitted: self.admitted.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -214,5 +235,40 @@ mod tests {
             e.to_string(),
             "the saga is behind: events 7.5 s old are still being processed (limit 3.0 s)"
         );
+    }
+
+    #[test]
+    fn the_report_keeps_its_field_names() {
+        let report = AdmissionReport {
+            status: "ADMITTING",
+            reason: None,
+            lag_seconds: 0.5,
+            outbox_pending: 3,
+            outbox_age_seconds: 0.0,
+            max_lag_seconds: 3.0,
+            max_outbox: 2000,
+            max_outbox_age_seconds: 10.0,
+            admitted: 7,
+            refused: 1,
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "admitted",
+                "lagSeconds",
+                "maxLagSeconds",
+                "maxOutbox",
+                "maxOutboxAgeSeconds",
+                "outboxAgeSeconds",
+                "outboxPending",
+                "reason",
+                "refused",
+                "status"
+            ]
+        );
+        assert_eq!(json["reason"], serde_json::Value::Null);
     }
 }

@@ -167,8 +167,13 @@ async fn opens_refuses_half_opens_closes_and_reopens() {
     assert_eq!(guard.breaker().name(), "OPEN");
     // closed→open, open→half-open, half-open→closed, closed→open, open→half-open, half-open→open
     assert_eq!(guard.breaker().transitions(), 6);
-    let report = guard.report();
+    let report = serde_json::to_value(guard.report()).unwrap();
     assert_eq!(report["status"], "OPEN");
+    assert_eq!(report["transitions"], 6);
+    assert!(
+        report["maxConcurrent"].is_u64() && report["timeoutMs"].is_u64(),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,26 +15,13 @@ use conference::{
 };
 use hifive_common::{
     Outbox, db,
-    idempotency::{self, Attempt, Prior, Stored},
+    idempotency::{self, Attempt, Prior},
 };
 use shared_events::{ConferenceId, ConferenceStatus as Status, PayId, RoomNumber};
 use sqlx::Row;
 
-fn answer(booking: &store::Booking) -> Stored {
-    Stored {
-        status: 201,
-        body: format!("{{\"conferenceId\":{}}}", booking.conference_id),
-        location: None,
-    }
-}
-
-fn attempt(key: &str) -> Attempt {
-    Attempt {
-        owner: "alice".into(),
-        key: key.into(),
-        fingerprint: "f".into(),
-    }
-}
+mod common;
+use common::{answer, attempt};
 
 fn new(room: i64, request_id: &str) -> NewBooking<'_> {
     NewBooking {

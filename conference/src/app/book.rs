@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::{Bookings, booking_of};
 use crate::{
-    domain::{self, CutShort},
+    domain::{self, Payment},
     error::Error,
     pay_guard::{Admission, GuardedPay, PayCallError, PayRequest},
     saga_guard::{SagaBusy, SagaGuard},
@@ -112,14 +112,14 @@ impl Booker {
             self.bookings.settle_key(id, None).await?;
             return Ok(None);
         };
-        match domain::on_cut_short(booking.status) {
-            CutShort::InFlight => Ok(Some(prior)),
-            CutShort::Answer => {
+        match domain::payment(booking.status) {
+            Payment::Awaited => Ok(Some(prior)),
+            Payment::Made => {
                 let answer = render(&booking);
                 self.bookings.settle_key(id, Some(&answer)).await?;
                 Ok(Some(Prior::Done(answer)))
             }
-            CutShort::Free => {
+            Payment::Ended => {
                 self.bookings.settle_key(id, None).await?;
                 Ok(None)
             }

@@ -9,7 +9,7 @@ use shared_events::{
 
 use super::{Bookings, resource};
 use crate::{
-    domain::{self, OnPaid, OnPayFailure},
+    domain::{self, Payment},
     error::Error,
     store::{self, Booking, NewBooking},
 };
@@ -61,8 +61,8 @@ impl Bookings {
         let mut tx = self.db.begin().await?;
         store::lock(&mut tx, id).await?;
         let mut booking = store::find(&mut tx, id).await?.ok_or(Error::NotFound(id))?;
-        match domain::on_paid(booking.status) {
-            OnPaid::MarkPaid => {
+        match domain::payment(booking.status) {
+            Payment::Awaited => {
                 store::set_status(&mut tx, id, ConferenceStatus::Paid, Some(pay_id)).await?;
                 booking.status = ConferenceStatus::Paid;
                 booking.pay_id = Some(pay_id);
@@ -76,11 +76,12 @@ impl Bookings {
                     .enqueue(&mut tx, &applied, Some(request_id))
                     .await?;
             }
-            OnPaid::KeepStatus => {
+            // Events got here first: the status stands, the payment id is recorded.
+            Payment::Made => {
                 store::add_pay_id(&mut tx, id, pay_id).await?;
                 booking.pay_id = booking.pay_id.or(Some(pay_id));
             }
-            OnPaid::Ended => {
+            Payment::Ended => {
                 store::add_pay_id(&mut tx, id, pay_id).await?;
                 idempotency::release(&mut tx, &resource(id)).await?;
                 tx.commit().await?;
@@ -110,10 +111,10 @@ impl Bookings {
         let mut tx = self.db.begin().await?;
         store::lock(&mut tx, id).await?;
         let booking = store::find(&mut tx, id).await?.ok_or(Error::NotFound(id))?;
-        let stands = match domain::on_pay_failure(booking.status, may_have_charged) {
-            OnPayFailure::MarkFailed { refund } => {
+        let stands = match domain::payment(booking.status) {
+            Payment::Awaited => {
                 store::set_status(&mut tx, id, ConferenceStatus::Failed, None).await?;
-                if refund {
+                if may_have_charged {
                     let event = apply_canceled(&booking);
                     self.outbox
                         .enqueue(&mut tx, &event, Some(request_id))
@@ -121,8 +122,9 @@ impl Bookings {
                 }
                 None
             }
-            OnPayFailure::Proceeded => Some(booking),
-            OnPayFailure::Ended => None,
+            // Pay did charge and the saga moved on through events: the booking stands.
+            Payment::Made => Some(booking),
+            Payment::Ended => None,
         };
         match (&stands, render) {
             (None, _) => idempotency::release(&mut tx, &resource(id)).await?,
