@@ -9,7 +9,7 @@ mod invariants;
 use std::{collections::BTreeMap, fmt};
 
 use serde::Deserialize;
-use shared_events::{ConferenceId, ConferenceStatus, PayId, PayStatus, RoomNumber, RoomStatus};
+use shared_events::{ConferenceId, ConferenceStatus, PayId, PayStatus, RoomNumber, RoomState};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -30,15 +30,7 @@ pub struct Payment {
 }
 
 /// A room as the room service has it, or as customer-center shows it (same fields).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Room {
-    pub room_number: RoomNumber,
-    pub room_status: RoomStatus,
-    pub used_count: i64,
-    pub conference_id: Option<ConferenceId>,
-    pub pay_id: Option<PayId>,
-}
+pub type Room = RoomState;
 
 /// Everything the invariants talk about, as read through the gateway.
 #[derive(Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use hifive_common::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use shared_events::{ConferenceId, InvalidId, PayId, RoomNumber, RoomStatus};
+use shared_events::{ConferenceId, InvalidId, RoomNumber, RoomState};
 
 use crate::{
     app,
@@ -29,26 +29,26 @@ use crate::{
     store::{NotificationRow, StateFilter, StateRow},
 };
 
-/// A room state as the API shows it (with `_links.self` added).
+/// A room state as the API shows it (with `_links.self` added): the room's state and when
+/// the view last changed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomStateBody {
-    pub room_number: RoomNumber,
-    pub room_status: RoomStatus,
-    pub used_count: i64,
-    pub conference_id: Option<ConferenceId>,
-    pub pay_id: Option<PayId>,
+    #[serde(flatten)]
+    pub state: RoomState,
     pub updated_at: String,
 }
 
 impl From<StateRow> for RoomStateBody {
     fn from(row: StateRow) -> Self {
         Self {
-            room_number: row.room_number,
-            room_status: row.room_status,
-            used_count: row.used_count,
-            conference_id: row.conference_id,
-            pay_id: row.pay_id,
+            state: RoomState {
+                room_number: row.room_number,
+                room_status: row.room_status,
+                used_count: row.used_count,
+                conference_id: row.conference_id,
+                pay_id: row.pay_id,
+            },
             updated_at: row.updated_at,
         }
     }
@@ -57,7 +57,7 @@ impl From<StateRow> for RoomStateBody {
 impl RoomStateBody {
     /// The body with its `_links.self`, `/roomStates/{roomNumber}`.
     fn linked(&self, base: &BaseUrl) -> Result<Value, AppError> {
-        let path = format!("/roomStates/{}", self.room_number);
+        let path = format!("/roomStates/{}", self.state.room_number);
         Ok(base.with_self_link(json(self)?, &path))
     }
 }

@@ -17,7 +17,7 @@ use hifive_common::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared_events::{ConferenceId, InvalidId, PayId, RoomNumber, RoomStatus};
+use shared_events::{InvalidId, PayId, RoomNumber, RoomState};
 
 use crate::{
     app::{NewRoom, Registered, Rooms},
@@ -58,25 +58,13 @@ impl From<RegisterRoom> for NewRoom {
 }
 
 /// A room as the API shows it (with `_links.self` added).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoomView {
-    pub room_number: RoomNumber,
-    pub room_status: RoomStatus,
-    pub used_count: i64,
-    pub conference_id: Option<ConferenceId>,
-    pub pay_id: Option<PayId>,
-}
-
-impl From<&Room> for RoomView {
-    fn from(room: &Room) -> Self {
-        RoomView {
-            room_number: room.number,
-            room_status: room.status(),
-            used_count: room.used_count,
-            conference_id: room.held_by.map(|b| b.conference_id),
-            pay_id: room.held_by.map(|b| b.pay_id),
-        }
+fn view(room: &Room) -> RoomState {
+    RoomState {
+        room_number: room.number,
+        room_status: room.status(),
+        used_count: room.used_count,
+        conference_id: room.held_by.map(|b| b.conference_id),
+        pay_id: room.held_by.map(|b| b.pay_id),
     }
 }
 
@@ -86,10 +74,7 @@ fn json_of(value: impl Serialize) -> Value {
 }
 
 fn item(base: &BaseUrl, room: &Room) -> Value {
-    base.with_self_link(
-        json_of(RoomView::from(room)),
-        &format!("/rooms/{}", room.number),
-    )
+    base.with_self_link(json_of(view(room)), &format!("/rooms/{}", room.number))
 }
 
 /// An id already checked to be a positive whole number, as its type.

@@ -120,6 +120,19 @@ pub struct RoomRegistered {
     pub revision: Option<i64>,
 }
 
+/// A room's state as the API shows it: the room service's `/rooms/{n}` and customer-center's
+/// `/roomStates/{n}`, which must be equal (the view copies the room), and what the checker
+/// compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomState {
+    pub room_number: RoomNumber,
+    pub room_status: RoomStatus,
+    pub used_count: i64,
+    pub conference_id: Option<ConferenceId>,
+    pub pay_id: Option<PayId>,
+}
+
 /// Every domain event of HiFive. Serialised without a tag; the envelope adds `eventType`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
