@@ -19,25 +19,17 @@ pub use crate::{error::Error, policy::ViewPolicy};
 /// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
 pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub common: CommonConfig,
-}
-
-impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self {
-            common: CommonConfig::from_env("customer-center", 8084)?,
-        })
-    }
+/// customer-center has only the common settings; everyone may read the view.
+pub fn config_from_env() -> anyhow::Result<CommonConfig> {
+    CommonConfig::from_env("customer-center", 8084)
 }
 
 /// The customer-center service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
 pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let wiring = Server::wire(&config.common, &MIGRATIONS, |_| ViewPolicy).await?;
+    pub async fn build(config: CommonConfig) -> anyhow::Result<Server> {
+        let wiring = Server::wire(&config, &MIGRATIONS, |_| ViewPolicy).await?;
         let db = wiring.db.clone();
         let stream = Router::new()
             .route("/notifications/stream", get(http::stream))

@@ -1,5 +1,5 @@
 fn main() -> anyhow::Result<()> {
     hifive_common::server::main(|| async {
-        customer_center::App::build(customer_center::Config::from_env()?).await
+        customer_center::App::build(customer_center::config_from_env()?).await
     })
 }

@@ -12,13 +12,13 @@
 
 use std::{net::TcpListener, time::Duration};
 
-use customer_center::{App, Config, MIGRATIONS, ViewPolicy};
+use customer_center::{App, MIGRATIONS, ViewPolicy};
 use hifive_common::{CommonConfig, EventContext, KafkaConfig, Policy, auth::AuthConfig};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared_events::{Envelope, Event};
 
-fn config(dir: &std::path::Path) -> Config {
+fn config(dir: &std::path::Path) -> CommonConfig {
     let dead_port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -31,7 +31,7 @@ fn config(dir: &std::path::Path) -> Config {
     common.kafka = KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "customer-center");
     common.auth = AuthConfig::off();
     common.shutdown_grace = Duration::from_secs(3);
-    Config { common }
+    common
 }
 
 /// An event as it comes on the wire.
@@ -82,7 +82,7 @@ async fn the_view_follows_the_rooms_and_tells_about_them() {
     let base = format!("http://127.0.0.1:{}", server.port());
     let stop = server.shutdown_token();
     let running = tokio::spawn(server.run());
-    let db = hifive_common::db::connect(&config.common.database_url, &MIGRATIONS)
+    let db = hifive_common::db::connect(&config.database_url, &MIGRATIONS)
         .await
         .unwrap();
 

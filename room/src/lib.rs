@@ -18,28 +18,21 @@ pub use error::Error;
 /// The schema, for SQLite and for Postgres (chosen by `DATABASE_URL`).
 pub static MIGRATIONS: hifive_common::db::Migrations = hifive_common::migrations!();
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub common: CommonConfig,
-}
-
-impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let common = CommonConfig::from_env("room", 8083)?;
-        common.auth.ensure_users()?;
-        Ok(Self { common })
-    }
+/// The room service has only the common settings; it checks its callers' tokens.
+pub fn config_from_env() -> anyhow::Result<CommonConfig> {
+    let config = CommonConfig::from_env("room", 8083)?;
+    config.auth.ensure_users()?;
+    Ok(config)
 }
 
 /// The room service; `App::build(config)` gives a [`Server`] to `run` (port 0 works).
 pub struct App;
 
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let mut wiring =
-            Server::wire(&config.common, &MIGRATIONS, policy::AssignmentPolicy::new).await?;
+    pub async fn build(config: CommonConfig) -> anyhow::Result<Server> {
+        let mut wiring = Server::wire(&config, &MIGRATIONS, policy::AssignmentPolicy::new).await?;
         let rooms = app::Rooms::new(wiring.db.clone(), wiring.outbox.clone());
-        wiring.keep_idempotency_keys(config.common.idempotency_ttl);
+        wiring.keep_idempotency_keys(config.idempotency_ttl);
         Ok(wiring.serve(http::routes(rooms)))
     }
 }

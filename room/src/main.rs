@@ -1,3 +1,3 @@
 fn main() -> anyhow::Result<()> {
-    hifive_common::server::main(|| async { room::App::build(room::Config::from_env()?).await })
+    hifive_common::server::main(|| async { room::App::build(room::config_from_env()?).await })
 }

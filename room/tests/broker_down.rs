@@ -25,21 +25,19 @@ async fn ready_without_a_broker_and_what_it_accepts_waits_in_the_outbox() {
         .local_addr()
         .unwrap()
         .port();
-    let config = room::Config {
-        common: CommonConfig {
-            service: "room",
-            host: [127, 0, 0, 1].into(),
-            port: 0,
-            database_url: format!("sqlite://{}/room.db?mode=rwc", dir.display()),
-            database_max_connections: 1,
-            kafka: KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "room"),
-            shutdown_grace: std::time::Duration::from_secs(3),
-            consumer_admin: false,
-            // Who may call is not what this test is about.
-            auth: AuthConfig::off(),
-            max_body_bytes: 65_536,
-            idempotency_ttl: std::time::Duration::from_secs(86_400),
-        },
+    let config = CommonConfig {
+        service: "room",
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        database_url: format!("sqlite://{}/room.db?mode=rwc", dir.display()),
+        database_max_connections: 1,
+        kafka: KafkaConfig::local(&format!("127.0.0.1:{dead_port}"), "room"),
+        shutdown_grace: std::time::Duration::from_secs(3),
+        consumer_admin: false,
+        // Who may call is not what this test is about.
+        auth: AuthConfig::off(),
+        max_body_bytes: 65_536,
+        idempotency_ttl: std::time::Duration::from_secs(86_400),
     };
     let server = room::App::build(config)
         .await
