@@ -3,7 +3,7 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{self, LockScope, Match, PageQuery, now},
+    db::{self, LockScope, Match, Table, now},
 };
 use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
 use sqlx::{FromRow, Row};
@@ -37,6 +37,7 @@ pub struct Unpaid {
 }
 
 const COLUMNS: &str = "conference_id, status, pay_id, room_number, customer";
+const BOOKINGS: Table = Table::new("conference", COLUMNS, "conference_id");
 
 /// Inserts a `CREATED` booking; returns its id.
 pub async fn insert(conn: &mut DbConn, new: &NewBooking<'_>) -> Result<ConferenceId, sqlx::Error> {
@@ -60,12 +61,7 @@ pub async fn lock(conn: &mut DbConn, id: ConferenceId) -> Result<(), sqlx::Error
 }
 
 pub async fn find(conn: &mut DbConn, id: ConferenceId) -> Result<Option<Booking>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM conference WHERE conference_id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    BOOKINGS.find(conn, "conference_id", id).await
 }
 
 /// A page of the bookings of `owner` (of everyone: `None`), and how many there are.
@@ -75,14 +71,10 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Booking>, i64), sqlx::Error> {
-    PageQuery {
-        table: "conference",
-        columns: COLUMNS,
-        order_by: "conference_id",
-        filter: owner.map(|owner| ("customer", Match::Text(owner))),
-    }
-    .fetch(db, limit, offset, |row| Booking::from_row(row))
-    .await
+    BOOKINGS
+        .only("customer", owner.map(Match::Text))
+        .page(db, limit, offset)
+        .await
 }
 
 /// Sets the status (and the payment id, when given).

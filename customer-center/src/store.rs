@@ -2,7 +2,7 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{Match, PageQuery, now},
+    db::{Match, Table, now},
 };
 use shared_events::{ConferenceId, PayId, RoomNumber, RoomStatus};
 use sqlx::{FromRow, Row};
@@ -58,13 +58,11 @@ pub async fn states(
         StateFilter::Room(n) => Some(("room_number", Match::Id(n.get()))),
         StateFilter::Conference(id) => Some(("conference_id", Match::Id(id.get()))),
     };
-    PageQuery {
-        table: "room_state",
-        columns: STATE_COLUMNS,
-        order_by: "room_number",
+    Table {
         filter,
+        ..Table::new("room_state", STATE_COLUMNS, "room_number")
     }
-    .fetch(db, limit, offset, |row| StateRow::from_row(row))
+    .page(db, limit, offset)
     .await
 }
 
@@ -74,14 +72,9 @@ pub async fn notifications(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<NotificationRow>, i64), sqlx::Error> {
-    PageQuery {
-        table: "notification",
-        columns: NOTIFICATION_COLUMNS,
-        order_by: "notification_id DESC",
-        filter: None,
-    }
-    .fetch(db, limit, offset, |row| NotificationRow::from_row(row))
-    .await
+    Table::new("notification", NOTIFICATION_COLUMNS, "notification_id DESC")
+        .page(db, limit, offset)
+        .await
 }
 
 /// Up to 100 notifications newer than `after`, oldest first.

@@ -3,21 +3,18 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{Match, PageQuery, now},
+    db::{Match, Table, now},
 };
 use shared_events::{ConferenceId, PayId, PayStatus};
-use sqlx::FromRow;
 
 use crate::domain::{Booking, Payment};
 
 const COLUMNS: &str = "pay_id, status, conference_id, room_number, customer";
+const PAYMENTS: Table = Table::new("pay", COLUMNS, "pay_id");
 
 /// The payment `pay_id`, if it exists.
 pub async fn find(db: &Db, pay_id: PayId) -> Result<Option<Payment>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM pay WHERE pay_id = $1"))
-        .bind(pay_id)
-        .fetch_optional(db)
-        .await
+    PAYMENTS.find(db, "pay_id", pay_id).await
 }
 
 /// The payment of booking `conference_id`, if it was charged.
@@ -25,12 +22,7 @@ pub async fn by_conference(
     conn: &mut DbConn,
     conference_id: ConferenceId,
 ) -> Result<Option<Payment>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM pay WHERE conference_id = $1"
-    ))
-    .bind(conference_id)
-    .fetch_optional(conn)
-    .await
+    PAYMENTS.find(conn, "conference_id", conference_id).await
 }
 
 /// A page of the payments of `owner` (every payment: `None`), and how many there are.
@@ -40,14 +32,10 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Payment>, i64), sqlx::Error> {
-    PageQuery {
-        table: "pay",
-        columns: COLUMNS,
-        order_by: "pay_id",
-        filter: owner.map(|owner| ("customer", Match::Text(owner))),
-    }
-    .fetch(db, limit, offset, |row| Payment::from_row(row))
-    .await
+    PAYMENTS
+        .only("customer", owner.map(Match::Text))
+        .page(db, limit, offset)
+        .await
 }
 
 /// Records a payment of `booking` with `status`; its new id.

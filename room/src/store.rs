@@ -3,7 +3,7 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{LockScope, PageQuery, now},
+    db::{LockScope, Table, now},
 };
 use shared_events::{ConferenceId, PayId, RoomNumber, RoomStatus};
 use sqlx::{FromRow, any::AnyRow};
@@ -74,14 +74,9 @@ pub async fn find(conn: &mut DbConn, number: RoomNumber) -> Result<Option<Room>,
 
 /// One page of rooms by number, and how many there are.
 pub async fn page(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Room>, i64), sqlx::Error> {
-    PageQuery {
-        table: "room",
-        columns: COLUMNS,
-        order_by: "room_number",
-        filter: None,
-    }
-    .fetch(db, limit, offset, read)
-    .await
+    Table::new("room", COLUMNS, "room_number")
+        .page_read(db, limit, offset, read)
+        .await
 }
 
 /// The rooms held with payment `pay_id`.

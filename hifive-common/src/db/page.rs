@@ -1,13 +1,15 @@
-//! The one list query behind every HAL collection: a page of a table and its total.
+//! A table read as typed rows: one row by a column's value, or a page and its total — the one
+//! list query behind every HAL collection.
 
-use sqlx::Row;
+use sqlx::{Any, Encode, FromRow, Row, Type, any::AnyRow};
 
 use super::Db;
 
-/// A page of a table (`LIMIT`/`OFFSET`) and how many rows match in all: the one list query
-/// behind every HAL collection.
+/// A table's rows (`SELECT columns FROM table`), in `order_by` order, optionally only those
+/// whose column equals a value. Declared once per table:
+/// `const BOOKINGS: Table = Table::new("conference", COLUMNS, "conference_id");`
 #[derive(Debug, Clone, Copy)]
-pub struct PageQuery<'a> {
+pub struct Table<'a> {
     pub table: &'a str,
     pub columns: &'a str,
     pub order_by: &'a str,
@@ -22,16 +24,65 @@ pub enum Match<'a> {
     Id(i64),
 }
 
-impl PageQuery<'_> {
-    /// The rows of page `limit`/`offset`, each read by `read`, and the total.
-    pub async fn fetch<T>(
+impl<'a> Table<'a> {
+    pub const fn new(table: &'a str, columns: &'a str, order_by: &'a str) -> Self {
+        Table {
+            table,
+            columns,
+            order_by,
+            filter: None,
+        }
+    }
+
+    /// Only the rows whose `column` equals `value`; every row when `value` is `None`.
+    pub fn only(self, column: &'a str, value: Option<Match<'a>>) -> Self {
+        Table {
+            filter: value.map(|v| (column, v)),
+            ..self
+        }
+    }
+
+    /// The row whose `column` is `value` (a key: at most one).
+    pub async fn find<'c, T, V>(
+        &self,
+        on: impl sqlx::Executor<'c, Database = Any>,
+        column: &str,
+        value: V,
+    ) -> Result<Option<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+        V: for<'q> Encode<'q, Any> + Type<Any> + Send,
+    {
+        let select = format!(
+            "SELECT {} FROM {} WHERE {column} = $1",
+            self.columns, self.table
+        );
+        sqlx::query_as(&select).bind(value).fetch_optional(on).await
+    }
+
+    /// Page `limit`/`offset` of rows that read themselves, and the total.
+    pub async fn page<T>(
         &self,
         db: &Db,
         limit: i64,
         offset: i64,
-        read: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        self.page_read(db, limit, offset, |row| T::from_row(row))
+            .await
+    }
+
+    /// Page `limit`/`offset`, each row read by `read`, and the total.
+    pub async fn page_read<T>(
+        &self,
+        db: &Db,
+        limit: i64,
+        offset: i64,
+        read: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
     ) -> Result<(Vec<T>, i64), sqlx::Error> {
-        let PageQuery {
+        let Table {
             table,
             columns,
             order_by,
