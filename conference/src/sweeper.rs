@@ -3,18 +3,14 @@
 
 use std::time::Duration;
 
-use hifive_common::{CancellationToken, db::ago};
+use hifive_common::{CancellationToken, db::ago, next_round};
 
 use crate::app::Bookings;
 
 /// Sweeps every third of `stuck_after` (0.1 to 5 s) until `shutdown`.
 pub async fn sweep_stuck(bookings: Bookings, stuck_after: Duration, shutdown: CancellationToken) {
     let every = (stuck_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.cancelled() => return,
-        }
+    while next_round(every, &shutdown).await {
         match bookings.fail_stuck(&ago(stuck_after)).await {
             Ok(ended) => {
                 for id in ended {

@@ -45,3 +45,12 @@ pub use wiring::Wiring;
 pub fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
 }
+
+/// Waits `period` for a periodic chore; `false` once `shutdown` comes first:
+/// `while hifive_common::next_round(every, &shutdown).await { ... }`.
+pub async fn next_round(period: std::time::Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => true,
+        _ = shutdown.cancelled() => false,
+    }
+}

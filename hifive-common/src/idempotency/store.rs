@@ -103,11 +103,7 @@ pub async fn release(tx: &mut DbConn, resource: &str) -> Result<(), sqlx::Error>
 /// Deletes keys older than `ttl`, every few minutes, until `shutdown`.
 pub async fn purge_expired(db: Db, ttl: Duration, shutdown: CancellationToken) {
     let every = (ttl / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.cancelled() => return,
-        }
+    while crate::next_round(every, &shutdown).await {
         match purge(&db, ttl).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
