@@ -153,10 +153,10 @@ mod tests {
 
     fn paid() -> Envelope {
         Envelope::new(Event::Paid(Paid {
-            pay_id: 1,
-            pay_status: "PAID".into(),
-            conference_id: 1,
-            room_number: 1,
+            pay_id: shared_events::PayId::new(1).unwrap(),
+            pay_status: shared_events::PayStatus::Paid,
+            conference_id: shared_events::ConferenceId::new(1).unwrap(),
+            room_number: shared_events::RoomNumber::new(1).unwrap(),
         }))
     }
 

@@ -177,8 +177,8 @@ impl<P: Policy> Handler<P> {
                     "event",
                     event_type = envelope.event.event_type(),
                     event_id = %envelope.event_id,
-                    conference_id = envelope.event.conference_id(),
-                    room_number = envelope.event.room_number(),
+                    conference_id = envelope.event.conference_id().map(|id| id.get()),
+                    room_number = envelope.event.room_number().get(),
                     request_id = ctx.request_id.as_deref().unwrap_or("-"),
                 );
                 self.apply_with_retry(&envelope, &ctx)
