@@ -16,7 +16,7 @@ use customer_center::{App, MIGRATIONS, ViewPolicy};
 use hifive_common::{CommonConfig, EventContext, KafkaConfig, Policy, auth::AuthConfig};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use shared_events::{Envelope, Event};
+use shared_events::Event;
 
 fn config(dir: &std::path::Path) -> CommonConfig {
     let dead_port = TcpListener::bind("127.0.0.1:0")
@@ -52,10 +52,12 @@ fn moved(status: &str, conference: i64, revision: i64) -> Value {
 }
 
 async fn apply(db: &hifive_common::Db, event: Event) {
-    assert!(ViewPolicy.handles(&event));
+    let change = ViewPolicy
+        .command(&event)
+        .expect("the view follows this event");
     let mut tx = db.begin().await.unwrap();
     ViewPolicy
-        .apply(&mut tx, &Envelope::new(event), &EventContext::default())
+        .apply(&mut tx, change, &EventContext::default())
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -30,7 +30,7 @@ pub use config::ServerConfig;
 #[cfg(feature = "service")]
 pub use config::{CommonConfig, KafkaConfig};
 #[cfg(feature = "service")]
-pub use consumer::{ConsumerStatus, EventContext, Policy, PolicyError};
+pub use consumer::{ConsumerStatus, EventContext, Handled, Policy, PolicyError};
 #[cfg(feature = "service")]
 pub use db::{Db, DbConn};
 pub use http::{AppError, BaseUrl, Body, JsonObject, PageParams, RequestId};

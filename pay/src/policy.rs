@@ -1,8 +1,8 @@
 //! Pay's reactions to events: it refunds a booking that was cancelled (`ApplyCanceled`) or
 //! could not get its room (`AssignRejected`).
 
-use hifive_common::{DbConn, EventContext, Outbox, Policy, PolicyError};
-use shared_events::{ConferenceId, Envelope, Event};
+use hifive_common::{DbConn, EventContext, Handled, Outbox, Policy};
+use shared_events::{ConferenceId, Event};
 
 use crate::app;
 
@@ -11,30 +11,41 @@ pub struct RefundPolicy {
     pub outbox: Outbox,
 }
 
-/// The booking `event` asks to refund, and why; `None` for the events pay does not handle.
-fn refund_of(event: &Event) -> Option<(ConferenceId, &str)> {
-    match event {
-        Event::ApplyCanceled(e) => Some((e.conference_id, "booking cancelled")),
-        Event::AssignRejected(e) => Some((e.conference_id, e.reason.as_str())),
-        _ => None,
-    }
+/// A refund of a booking's payment, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub conference_id: ConferenceId,
+    pub reason: String,
+}
+
+/// The refund `event` asks for; `None` for the events pay does not handle.
+fn refund_of(event: &Event) -> Option<Refund> {
+    let (conference_id, reason) = match event {
+        Event::ApplyCanceled(e) => (e.conference_id, "booking cancelled"),
+        Event::AssignRejected(e) => (e.conference_id, e.reason.as_str()),
+        _ => return None,
+    };
+    Some(Refund {
+        conference_id,
+        reason: reason.to_owned(),
+    })
 }
 
 impl Policy for RefundPolicy {
-    fn handles(&self, event: &Event) -> bool {
-        refund_of(event).is_some()
+    type Command = Refund;
+
+    fn command(&self, event: &Event) -> Option<Refund> {
+        refund_of(event)
     }
 
-    async fn apply(
-        &self,
-        tx: &mut DbConn,
-        envelope: &Envelope,
-        ctx: &EventContext,
-    ) -> Result<(), PolicyError> {
-        if let Some((conference_id, reason)) = refund_of(&envelope.event) {
-            let request_id = ctx.request_id.as_deref();
-            app::refund(tx, &self.outbox, conference_id, reason, request_id).await?;
-        }
+    /// Refunds in the consumer's transaction; the `PayCanceled` carries the event's request id.
+    async fn apply(&self, tx: &mut DbConn, refund: Refund, ctx: &EventContext) -> Handled {
+        let request_id = ctx.request_id.as_deref();
+        let Refund {
+            conference_id,
+            reason,
+        } = refund;
+        app::refund(tx, &self.outbox, conference_id, &reason, request_id).await?;
         Ok(())
     }
 }
@@ -58,19 +69,19 @@ mod tests {
             pay_id: None,
             room_number,
         });
-        assert_eq!(
-            refund_of(&cancelled),
-            Some((conference_id, "booking cancelled"))
-        );
+        let refund = |reason: &str| {
+            Some(Refund {
+                conference_id,
+                reason: reason.into(),
+            })
+        };
+        assert_eq!(refund_of(&cancelled), refund("booking cancelled"));
         let rejected = Event::AssignRejected(AssignRejected {
             room_number,
             conference_id,
             pay_id,
             reason: "room 5 is occupied".into(),
         });
-        assert_eq!(
-            refund_of(&rejected),
-            Some((conference_id, "room 5 is occupied"))
-        );
+        assert_eq!(refund_of(&rejected), refund("room 5 is occupied"));
     }
 }

@@ -16,7 +16,7 @@ use room::{
 };
 use serde_json::Value;
 use shared_events::{
-    ConferenceId, Envelope, Event, Paid, PayCanceled, PayId, PayStatus, RoomNumber, RoomStatus,
+    ConferenceId, Event, Paid, PayCanceled, PayId, PayStatus, RoomNumber, RoomStatus,
 };
 use sqlx::Row;
 
@@ -41,15 +41,12 @@ fn refund(of: &Paid) -> PayCanceled {
 /// What the consumer does with `event`: the room's policy applies it in a transaction.
 async fn deliver(db: &Db, outbox: &Outbox, event: Event) {
     let policy = AssignmentPolicy::new(outbox.clone());
-    assert!(policy.handles(&event));
+    let command = policy.command(&event).expect("room acts on this event");
     let ctx = EventContext {
         request_id: Some("rid".into()),
     };
     let mut tx = db.begin().await.unwrap();
-    policy
-        .apply(&mut tx, &Envelope::new(event), &ctx)
-        .await
-        .unwrap();
+    policy.apply(&mut tx, command, &ctx).await.unwrap();
     tx.commit().await.unwrap();
 }
 

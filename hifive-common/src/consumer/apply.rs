@@ -84,7 +84,9 @@ impl<P: Policy> Handler<P> {
         if !fresh {
             return Ok(false);
         }
-        self.policy.apply(&mut tx, envelope, ctx).await?;
+        if let Some(command) = self.policy.command(&envelope.event) {
+            self.policy.apply(&mut tx, command, ctx).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -104,7 +106,7 @@ mod tests {
     use super::*;
     use crate::{
         config::KafkaConfig,
-        consumer::ConsumerStatus,
+        consumer::{ConsumerStatus, Handled},
         db::{Db, DbConn},
         outbox::Outbox,
     };
@@ -117,16 +119,13 @@ mod tests {
     }
 
     impl Policy for Flaky {
-        fn handles(&self, _: &Event) -> bool {
-            true
+        type Command = ();
+
+        fn command(&self, _: &Event) -> Option<()> {
+            Some(())
         }
 
-        async fn apply(
-            &self,
-            _tx: &mut DbConn,
-            _envelope: &Envelope,
-            _ctx: &EventContext,
-        ) -> Result<(), PolicyError> {
+        async fn apply(&self, _tx: &mut DbConn, _: (), _ctx: &EventContext) -> Handled {
             let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
             if n <= self.failures {
                 Err((self.error)())

@@ -28,7 +28,7 @@ mod worker;
 
 use std::{future::Future, sync::Arc};
 
-use shared_events::{Envelope, Event};
+use shared_events::Event;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -76,18 +76,27 @@ impl From<sqlx::Error> for PolicyError {
     }
 }
 
-/// A service's reactions to events ("policies" in event-storming terms).
-pub trait Policy: Send + Sync + 'static {
-    /// Whether this service reacts to `event` at all; others are skipped without a write.
-    fn handles(&self, event: &Event) -> bool;
+/// What applying an event gives: done, or why not ([`PolicyError`]).
+pub type Handled = Result<(), PolicyError>;
 
-    /// Applies `event` inside the caller's transaction.
+/// A service's reactions to events ("policies" in event-storming terms): an event becomes a
+/// command of this service (decided once, from the event alone), which is then carried out.
+pub trait Policy: Send + Sync + 'static {
+    /// What an event asks of this service, in its own words.
+    type Command: Send;
+
+    /// The command `event` asks for; `None`: not this service's business, skipped without a
+    /// write.
+    fn command(&self, event: &Event) -> Option<Self::Command>;
+
+    /// Carries out `command` inside the caller's transaction (the one that records the
+    /// event as handled).
     fn apply(
         &self,
         tx: &mut DbConn,
-        envelope: &Envelope,
+        command: Self::Command,
         ctx: &EventContext,
-    ) -> impl Future<Output = Result<(), PolicyError>> + Send;
+    ) -> impl Future<Output = Handled> + Send;
 }
 
 /// Runs the consumer for `policy` until `shutdown`, then leaves the group. A monitor samples

@@ -172,7 +172,7 @@ impl<P: Policy> Handler<P> {
                 tracing::debug!(%event_type, "ignoring unknown event type");
                 Outcome::Done
             }
-            Ok(Decoded::Known(envelope)) if self.policy.handles(&envelope.event) => {
+            Ok(Decoded::Known(envelope)) if self.policy.command(&envelope.event).is_some() => {
                 let span = tracing::info_span!(
                     "event",
                     event_type = envelope.event.event_type(),
