@@ -3,7 +3,7 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{self, LockScope, Match, Table, now},
+    db::{self, LockScope, Paged, Table, now},
 };
 use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
 use sqlx::{FromRow, Row};
@@ -65,16 +65,8 @@ pub async fn find(conn: &mut DbConn, id: ConferenceId) -> Result<Option<Booking>
 }
 
 /// A page of the bookings of `owner` (of everyone: `None`), and how many there are.
-pub async fn list(
-    db: &Db,
-    owner: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<Booking>, i64), sqlx::Error> {
-    BOOKINGS
-        .only("customer", owner.map(Match::Text))
-        .page(db, limit, offset)
-        .await
+pub async fn list(db: &Db, owner: Option<&str>, limit: i64, offset: i64) -> Paged<Booking> {
+    BOOKINGS.of_customer(owner).page(db, limit, offset).await
 }
 
 /// Sets the status (and the payment id, when given).

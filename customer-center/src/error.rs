@@ -6,11 +6,12 @@ use shared_events::RoomNumber;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The view's database failed (a transient failure is retried by the consumer).
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
     /// The view has no state for the room (the room service never announced it).
     #[error("no state for room {0}")]
     UnknownRoom(RoomNumber),
-    #[error(transparent)]
-    Store(#[from] sqlx::Error),
 }
 
 impl From<Error> for AppError {

@@ -14,7 +14,7 @@ use sqlx::{any::AnyPoolOptions, migrate::Migrator};
 pub type Db = sqlx::AnyPool;
 pub type DbConn = sqlx::AnyConnection;
 
-pub use page::{Match, Table};
+pub use page::{Match, Paged, Table};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,6 +28,7 @@ pub enum Error {
         conference_id: ConferenceId,
         refusal: Refusal,
     },
+    /// The database failed: `503` while it is busy or away (retry), else `500`.
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }

@@ -3,7 +3,7 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{Match, Table, now},
+    db::{Paged, Table, now},
 };
 use shared_events::{ConferenceId, PayId, PayStatus};
 
@@ -26,16 +26,8 @@ pub async fn by_conference(
 }
 
 /// A page of the payments of `owner` (every payment: `None`), and how many there are.
-pub async fn list(
-    db: &Db,
-    owner: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<Payment>, i64), sqlx::Error> {
-    PAYMENTS
-        .only("customer", owner.map(Match::Text))
-        .page(db, limit, offset)
-        .await
+pub async fn list(db: &Db, owner: Option<&str>, limit: i64, offset: i64) -> Paged<Payment> {
+    PAYMENTS.of_customer(owner).page(db, limit, offset).await
 }
 
 /// Records a payment of `booking` with `status`; its new id.

@@ -17,6 +17,9 @@ pub struct Table<'a> {
     pub filter: Option<(&'a str, Match<'a>)>,
 }
 
+/// A page of typed rows and how many there are in all.
+pub type Paged<T> = Result<(Vec<T>, i64), sqlx::Error>;
+
 /// A value to filter on.
 #[derive(Debug, Clone, Copy)]
 pub enum Match<'a> {
@@ -42,6 +45,11 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Only the rows of customer `owner` (column `customer`); every row when `None`.
+    pub fn of_customer(self, owner: Option<&'a str>) -> Self {
+        self.only("customer", owner.map(Match::Text))
+    }
+
     /// The row whose `column` is `value` (a key: at most one).
     pub async fn find<'c, T, V>(
         &self,
@@ -61,12 +69,7 @@ impl<'a> Table<'a> {
     }
 
     /// Page `limit`/`offset` of rows that read themselves, and the total.
-    pub async fn page<T>(
-        &self,
-        db: &Db,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    pub async fn page<T>(&self, db: &Db, limit: i64, offset: i64) -> Paged<T>
     where
         T: for<'r> FromRow<'r, AnyRow>,
     {
@@ -81,7 +84,7 @@ impl<'a> Table<'a> {
         limit: i64,
         offset: i64,
         read: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
-    ) -> Result<(Vec<T>, i64), sqlx::Error> {
+    ) -> Paged<T> {
         let Table {
             table,
             columns,
