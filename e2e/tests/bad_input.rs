@@ -4,7 +4,8 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "test code: a failed step fails the test"
+    clippy::too_many_lines,
+    reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
 use e2e::{Body, System};

@@ -219,6 +219,7 @@ mod tests {
     /// The services' verifier against this issuer, over real HTTP: good tokens pass, forged
     /// ones do not.
     #[tokio::test]
+    #[allow(clippy::too_many_lines, reason = "one scenario: each forgery in turn")]
     async fn services_accept_its_tokens_and_refuse_forgeries() {
         let dir = std::env::temp_dir().join(format!("issuer-test-{}", uuid::Uuid::new_v4()));
         let issuer = DevIssuer::load_or_create(&dir).unwrap();
