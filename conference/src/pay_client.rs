@@ -89,8 +89,8 @@ impl PayClient {
             });
         if let Some(secret) = &self.secret {
             let grant = ChargeGrant {
-                conference_id: request.conference_id.get(),
-                room_number: request.room_number.get(),
+                conference_id: request.conference_id,
+                room_number: request.room_number,
                 customer: request.customer.clone(),
             };
             call = call.bearer_auth(grant.sign(secret));

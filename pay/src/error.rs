@@ -55,8 +55,8 @@ mod tests {
         let conference_id = ConferenceId::new(7).unwrap();
         let room_number = RoomNumber::new(5).unwrap();
         let granted = ChargeGrant {
-            conference_id: 1,
-            room_number: 2,
+            conference_id: ConferenceId::new(1).unwrap(),
+            room_number: RoomNumber::new(2).unwrap(),
             customer: "alice".into(),
         };
         for (reason, status, code, detail) in [

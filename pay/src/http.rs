@@ -63,8 +63,7 @@ impl ChargeRequest {
         } = self;
         let customer = match grant {
             Some(granted)
-                if granted.conference_id != conference_id.get()
-                    || granted.room_number != room_number.get() =>
+                if granted.conference_id != conference_id || granted.room_number != room_number =>
             {
                 tracing::warn!(
                     conference_id = conference_id.get(),

@@ -2,6 +2,7 @@
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use shared_events::{ConferenceId, RoomNumber};
 
 use super::TokenError;
 
@@ -11,8 +12,8 @@ use super::TokenError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargeGrant {
-    pub conference_id: i64,
-    pub room_number: i64,
+    pub conference_id: ConferenceId,
+    pub room_number: RoomNumber,
     pub customer: String,
 }
 
@@ -76,8 +77,8 @@ mod tests {
     fn a_charge_grant_is_checked_against_its_secret_and_audience() {
         let secret = "0123456789abcdef0123456789abcdef";
         let grant = ChargeGrant {
-            conference_id: 7,
-            room_number: 3,
+            conference_id: ConferenceId::new(7).unwrap(),
+            room_number: RoomNumber::new(3).unwrap(),
             customer: "alice".into(),
         };
         let token = grant.sign(secret);

@@ -15,8 +15,8 @@ fn body<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, (u16, &'static st
 
 fn grant(conference_id: i64, room_number: i64) -> ChargeGrant {
     ChargeGrant {
-        conference_id,
-        room_number,
+        conference_id: ConferenceId::new(conference_id).unwrap(),
+        room_number: RoomNumber::new(room_number).unwrap(),
         customer: "alice".into(),
     }
 }
