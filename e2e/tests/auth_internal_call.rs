@@ -11,6 +11,7 @@
 use e2e::{Body, System, Who, as_};
 use hifive_common::auth::ChargeGrant;
 use serde_json::{Value, json};
+use shared_events::{ConferenceId, RoomNumber};
 
 /// The attack: one anonymous request through the gateway made pay charge and room
 /// hold room 5 for a booking that does not exist. Now the gateway does not route it, and pay
@@ -86,8 +87,8 @@ async fn the_internal_payment_call_is_not_routed_and_pay_refuses_it_without_a_gr
     }
     let secret = hifive_stack::issuer::service_secret(sys.dir()).unwrap();
     let forged = ChargeGrant {
-        conference_id: 424242,
-        room_number: 5,
+        conference_id: ConferenceId::new(424242).unwrap(),
+        room_number: RoomNumber::new(5).unwrap(),
         customer: "mallory".into(),
     };
     let (status, _, body) = direct(
@@ -97,8 +98,8 @@ async fn the_internal_payment_call_is_not_routed_and_pay_refuses_it_without_a_gr
     .await;
     assert_eq!(status, 401, "a grant signed with another secret: {body}");
     let other_booking = ChargeGrant {
-        conference_id: 1,
-        room_number: 1,
+        conference_id: ConferenceId::new(1).unwrap(),
+        room_number: RoomNumber::new(1).unwrap(),
         customer: "alice".into(),
     };
     let (status, _, body) = direct(Some(other_booking.sign(&secret)), attack.clone()).await;
