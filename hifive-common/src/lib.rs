@@ -17,6 +17,7 @@ pub mod http;
 pub mod idempotency;
 #[cfg(feature = "service")]
 pub mod kafka;
+pub mod metrics;
 #[cfg(feature = "service")]
 pub mod outbox;
 pub mod server;

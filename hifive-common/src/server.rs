@@ -22,8 +22,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener (port 0 picks a free port).
+    /// Binds the listener (port 0 picks a free port) and installs the process's metrics
+    /// recorder for `config.service` (the first one of the process stays).
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Self> {
+        crate::metrics::install(config.service);
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await

@@ -1,11 +1,12 @@
 //! HTTP plumbing: the JSON error type ([`error`]), extractors that turn bad input into clear
 //! 4xx answers ([`extract`]), the HAL collection shape ([`paging`]), health routes
-//! ([`health`]), and the request-id / tracing layers (here).
+//! ([`health`]), request metrics ([`metrics`]), and the request-id / tracing layers (here).
 
 mod error;
 mod extract;
 #[cfg(feature = "service")]
 mod health;
+pub mod metrics;
 mod paging;
 
 use axum::{
@@ -49,10 +50,12 @@ fn request_id_of(headers: &axum::http::HeaderMap) -> String {
 }
 
 /// Request id (kept if sent, else a new UUID), a tracing span per request carrying it
-/// (and `conference_id`, filled in by handlers), the id echoed in the response, and JSON 404s.
+/// (and `conference_id`, filled in by handlers), the id echoed in the response, JSON 404s, and
+/// request metrics ([`metrics`]; applied inside the router, where the route is known).
 pub fn layers(router: Router) -> Router {
     router.fallback(unknown_route).layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(metrics::record))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
