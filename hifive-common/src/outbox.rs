@@ -83,7 +83,8 @@ impl Outbox {
         Ok(())
     }
 
-    /// The events waiting to be published (read at most every 250 ms).
+    /// The events waiting to be published (read at most every 250 ms); sets the outbox
+    /// gauges of the metrics.
     pub async fn backlog(&self, db: &Db) -> Backlog {
         if let Some((at, backlog)) = self.cached().as_ref()
             && at.elapsed() < BACKLOG_FRESH
@@ -110,6 +111,11 @@ impl Outbox {
                     }
                 }
             };
+        if backlog.known {
+            ::metrics::gauge!("hifive_outbox_backlog").set(backlog.pending as f64);
+            ::metrics::gauge!("hifive_outbox_oldest_age_seconds")
+                .set(backlog.oldest_age().as_secs_f64());
+        }
         *self.cached() = Some((Instant::now(), backlog.clone()));
         backlog
     }

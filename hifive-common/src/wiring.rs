@@ -1,5 +1,6 @@
 //! The common start of every event-driven service: its database and migrations, the outbox
-//! relay, the consumer, bearer-token checks, and the health routes that report on them.
+//! relay, the consumer, bearer-token checks, and the health and metrics routes that report on
+//! them.
 
 use std::sync::Arc;
 
@@ -64,7 +65,8 @@ impl Wiring {
         self.details.push((name, detail));
     }
 
-    /// Adds the service's routes and the health routes; returns the server to run.
+    /// Adds the service's routes, the health routes and `GET /metrics`; returns the server to
+    /// run.
     pub fn serve(mut self, routes: Router) -> Server {
         let mut routes = routes;
         if self.consumer_admin {
@@ -77,15 +79,45 @@ impl Wiring {
         self.details
             .push(("auth", std::sync::Arc::new(move || auth.report())));
         let routes = routes.layer(axum::Extension(self.auth));
+        let metrics = metrics_routes(self.db.clone(), self.outbox.clone());
         let readiness = Readiness {
             db: Some(self.db),
             consumer: Some(self.consumer),
             outbox: Some(self.outbox),
             details: self.details,
         };
-        self.server.routes(routes.merge(health_routes(readiness)));
+        self.server
+            .routes(routes.merge(health_routes(readiness)).merge(metrics));
         self.server
     }
+}
+
+/// `GET /metrics`, with the database pool's and the outbox's gauges read at each scrape.
+fn metrics_routes(db: Db, outbox: Outbox) -> Router {
+    let pool = {
+        let db = db.clone();
+        crate::metrics::collector(move || {
+            let db = db.clone();
+            async move { pool_gauges(&db) }
+        })
+    };
+    let backlog = crate::metrics::collector(move || {
+        let (db, outbox) = (db.clone(), outbox.clone());
+        async move {
+            outbox.backlog(&db).await;
+        }
+    });
+    crate::metrics::routes(vec![pool, backlog])
+}
+
+/// `hifive_db_pool_connections{state}` and `hifive_db_pool_max_connections`.
+fn pool_gauges(db: &Db) {
+    let idle = db.num_idle() as f64;
+    let open = f64::from(db.size());
+    ::metrics::gauge!("hifive_db_pool_connections", "state" => "idle").set(idle);
+    ::metrics::gauge!("hifive_db_pool_connections", "state" => "used").set((open - idle).max(0.0));
+    ::metrics::gauge!("hifive_db_pool_max_connections")
+        .set(f64::from(db.options().get_max_connections()));
 }
 
 impl Server {

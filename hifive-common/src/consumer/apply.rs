@@ -25,11 +25,13 @@ impl<P: Policy> Handler<P> {
             match self.apply_once(envelope, ctx).await {
                 Ok(true) => {
                     self.status.applied(true);
+                    super::metrics::applied(envelope);
                     self.outbox.wake();
                     break Outcome::Done;
                 }
                 Ok(false) => {
                     self.status.applied(false);
+                    super::metrics::duplicate(envelope);
                     tracing::debug!("duplicate delivery ignored");
                     break Outcome::Done;
                 }

@@ -63,7 +63,10 @@ pub(super) async fn dead_letter(
             _ = shutdown.cancelled() => return false,
         };
         match sent {
-            Ok(_) => return true,
+            Ok(_) => {
+                super::metrics::dead_lettered(stage);
+                return true;
+            }
             Err((e, _)) => {
                 attempt += 1;
                 tracing::warn!(error = %e, attempt, "cannot publish to the dead-letter topic; retrying");

@@ -15,12 +15,13 @@
 //!
 //! The parts: `worker` reads and hands each message over, `apply` applies an event
 //! exactly once, `dead_letter` publishes what cannot be applied, `group` follows the group's
-//! rebalances, `monitor` samples the lag, [`progress`] tells how far behind the consumer is
+//! rebalances, `monitor` samples the lag (and refreshes the `metrics`), [`progress`] tells how far behind the consumer is
 //! and [`status`] what the service knows of it (stalls, health).
 
 mod apply;
 mod dead_letter;
 mod group;
+mod metrics;
 mod monitor;
 pub mod progress;
 pub mod status;
@@ -80,7 +81,8 @@ impl From<sqlx::Error> for PolicyError {
 pub type Handled = Result<(), PolicyError>;
 
 /// A service's reactions to events ("policies" in event-storming terms): an event becomes a
-/// command of this service (decided once, from the event alone), which is then carried out.
+/// command of this service (decided from the event alone, before any write), which is then
+/// carried out.
 pub trait Policy: Send + Sync + 'static {
     /// What an event asks of this service, in its own words.
     type Command: Send;
@@ -112,6 +114,7 @@ pub async fn run<P: Policy>(
     if !kafka::ensure_topic(&config, &shutdown).await {
         return Ok(());
     }
+    metrics::register();
     // The dead-letter topic's producer.
     let mut producer = kafka::producer(&config)?;
     let recreate = Arc::new(Notify::new());

@@ -68,6 +68,7 @@ pub(super) async fn run(
         if status.tick() == Action::Recreate {
             recreate.notify_one();
         }
+        super::metrics::export(&status);
     }
 }
 

@@ -79,6 +79,15 @@ impl PartitionProgress {
         Some((high - self.position().unwrap_or(0)).max(0))
     }
 
+    /// How old the events waiting here are: zero without lag, else how late this member is
+    /// here (see `behind_for`).
+    pub fn lag_age(&self, now: Instant, now_ms: i64) -> Duration {
+        match self.lag() {
+            Some(lag) if lag > 0 => self.behind_for(now, now_ms),
+            _ => Duration::ZERO,
+        }
+    }
+
     fn advanced(&mut self, now: Instant) {
         self.last_progress = now;
         self.advanced_at = Some(now);

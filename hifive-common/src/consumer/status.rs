@@ -40,6 +40,15 @@ struct Inner {
     max_lag: i64,
 }
 
+/// One partition as the metrics show it ([`ConsumerStatus::partition_gauges`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PartitionGauges {
+    pub partition: i32,
+    pub lag: i64,
+    pub lag_age: Duration,
+    pub stalled: bool,
+}
+
 /// Shared status of one consumer.
 #[derive(Debug)]
 pub struct ConsumerStatus {
@@ -195,6 +204,27 @@ impl ConsumerStatus {
             self.settings.stall_after,
             self.settings.fresh_for(),
         )
+    }
+
+    /// Each partition whose lag is known: its lag, how old the events waiting there are, and
+    /// whether it is part of the current stall (for the metrics).
+    pub(crate) fn partition_gauges(&self) -> Vec<PartitionGauges> {
+        let inner = self.inner();
+        let (now, now_ms) = (Instant::now(), now_ms());
+        let stalled = inner.stall.partitions();
+        inner
+            .tracker
+            .partitions()
+            .iter()
+            .filter_map(|(n, p)| {
+                Some(PartitionGauges {
+                    partition: *n,
+                    lag: p.lag()?,
+                    lag_age: p.lag_age(now, now_ms),
+                    stalled: stalled.contains(n),
+                })
+            })
+            .collect()
     }
 
     /// How old the events are that this consumer has not caught up on (zero when caught up

@@ -39,6 +39,7 @@ impl Outbox {
                 return;
             }
         };
+        ::metrics::counter!("hifive_outbox_published_total").absolute(0);
         let mut failures = 0u32;
         // After shutdown, a batch under way gets a moment to finish; unsent rows stay in
         // the outbox and go out on the next start.
@@ -120,6 +121,7 @@ fn stopping_with_unpublished_events() {
 }
 
 /// Sends the oldest unsent rows; deletes those the broker acknowledged. Returns how many.
+/// Counts them (`hifive_outbox_published_total`) and times the batch.
 async fn publish_batch(db: &Db, producer: &Producer, topic: &str) -> anyhow::Result<usize> {
     let rows = sqlx::query(
         "SELECT id, event_type, msg_key, payload, request_id FROM outbox ORDER BY id LIMIT $1",
@@ -130,11 +132,15 @@ async fn publish_batch(db: &Db, producer: &Producer, topic: &str) -> anyhow::Res
     if rows.is_empty() {
         return Ok(0);
     }
+    let started = std::time::Instant::now();
     let mut sends = FuturesOrdered::new();
     for row in &rows {
         sends.push_back(send(producer, topic, row)?);
     }
     let (delivered, failure) = acknowledged(sends, rows.len()).await;
+    ::metrics::histogram!("hifive_outbox_publish_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    ::metrics::counter!("hifive_outbox_published_total").increment(delivered.len() as u64);
     delete(db, &delivered).await?;
     match failure {
         Some(e) => Err(e.into()),

@@ -60,6 +60,16 @@ impl Default for StallSettings {
     }
 }
 
+impl Stall {
+    /// The partitions of the current stall (none when healthy).
+    pub(super) fn partitions(&self) -> &[i32] {
+        match self {
+            Stall::Healthy => &[],
+            Stall::Recovering { partitions, .. } | Stall::Failed { partitions, .. } => partitions,
+        }
+    }
+}
+
 impl ConsumerStatus {
     /// Liveness: false once a stall survived re-creating the consumer.
     pub fn live(&self) -> bool {
@@ -123,6 +133,7 @@ impl ConsumerStatus {
         };
         inner.stalled_since = Some(now - e.idle_with_lag);
         self.recoveries.fetch_add(1, Ordering::Relaxed);
+        crate::consumer::metrics::recovered();
     }
 
     /// Recovering, and still no progress: once `stall_after` has passed since the consumer

@@ -110,3 +110,36 @@ fn waiting_for_the_database_is_not_a_stall() {
     behind(&status);
     assert_eq!(status.tick(), Action::None);
 }
+
+#[test]
+fn the_metrics_show_each_partition_lag_and_stall() {
+    let status = stalled_status(STALL);
+    assert!(status.partition_gauges().is_empty(), "nothing sampled yet");
+    status.sampled(&[
+        Sample {
+            partition: 0,
+            low: 0,
+            high: 100,
+            committed: Some(10),
+        },
+        Sample {
+            partition: 1,
+            low: 0,
+            high: 5,
+            committed: Some(5),
+        },
+    ]);
+    status.handled(0, 9, Some(now_ms() - 3_000));
+    let gauges = status.partition_gauges();
+    assert_eq!(gauges.len(), 2, "{gauges:?}");
+    assert_eq!((gauges[0].partition, gauges[0].lag), (0, 90));
+    assert!(gauges[0].lag_age >= Duration::from_secs(3), "{gauges:?}");
+    assert!(!gauges[0].stalled);
+    assert_eq!((gauges[1].partition, gauges[1].lag), (1, 0));
+    assert_eq!(gauges[1].lag_age, Duration::ZERO, "caught up");
+    std::thread::sleep(PAST_STALL);
+    behind(&status);
+    assert_eq!(status.tick(), Action::Recreate);
+    let gauges = status.partition_gauges();
+    assert!(gauges[0].stalled && !gauges[1].stalled, "{gauges:?}");
+}
