@@ -105,7 +105,7 @@ impl PayClient {
         let status = response.status();
         if status.is_client_error() {
             let body = response.text().await.unwrap_or_default();
-            return Err(PayError::Refused(format!("{status}: {body}")));
+            return Err(PayError::Refused(format!("{status}: {}", excerpt(&body))));
         }
         if !status.is_success() {
             return Err(PayError::Unconfirmed(format!("pay answered {status}")));
@@ -114,8 +114,18 @@ impl PayClient {
             .text()
             .await
             .map_err(|e| PayError::Unconfirmed(format!("unreadable answer: {e}")))?;
-        parse_pay_id(&body)
-            .ok_or_else(|| PayError::Unconfirmed(format!("answer without payid: {body}")))
+        parse_pay_id(&body).ok_or_else(|| {
+            PayError::Unconfirmed(format!("answer without payid: {}", excerpt(&body)))
+        })
+    }
+}
+
+/// The start of an answer's body, for an error message (a proxy's HTML page can be long).
+fn excerpt(body: &str) -> &str {
+    const MAX: usize = 200;
+    match body.char_indices().nth(MAX) {
+        Some((end, _)) => &body[..end],
+        None => body,
     }
 }
 

@@ -17,7 +17,7 @@ use axum::{
 use futures::{Stream, StreamExt};
 use hifive_common::{
     AppError, BaseUrl, CancellationToken, Db, PageParams,
-    http::{path_id, query_id},
+    http::{path_id, query_id, to_json},
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -56,9 +56,8 @@ impl From<StateRow> for RoomStateBody {
 
 impl RoomStateBody {
     /// The body with its `_links.self`, `/roomStates/{roomNumber}`.
-    fn linked(&self, base: &BaseUrl) -> Result<Value, AppError> {
-        let path = format!("/roomStates/{}", self.state.room_number);
-        Ok(base.with_self_link(json(self)?, &path))
+    fn linked(&self, base: &BaseUrl) -> Value {
+        base.link(self, &format!("/roomStates/{}", self.state.room_number))
     }
 }
 
@@ -85,10 +84,6 @@ impl From<NotificationRow> for NotificationBody {
             created_at: row.created_at,
         }
     }
-}
-
-fn json<T: Serialize>(body: &T) -> Result<Value, AppError> {
-    serde_json::to_value(body).map_err(|e| AppError::internal(format!("cannot render: {e}")))
 }
 
 /// An id the extractors have checked already, as its type.
@@ -156,7 +151,7 @@ async fn list(
     let items = rows
         .into_iter()
         .map(|row| RoomStateBody::from(row).linked(&base))
-        .collect::<Result<_, _>>()?;
+        .collect();
     let body = page.collection(&base, listing.path(), "roomStates", items, total);
     Ok(Json(body))
 }
@@ -169,7 +164,7 @@ pub async fn state(
 ) -> Result<Json<Value>, AppError> {
     let number = typed(path_id(&raw, "room number")?)?;
     let row = app::state(&db, number).await?;
-    Ok(Json(RoomStateBody::from(row).linked(&base)?))
+    Ok(Json(RoomStateBody::from(row).linked(&base)))
 }
 
 /// `GET /notifications`: newest first.
@@ -181,8 +176,8 @@ pub async fn notifications(
     let (rows, total) = app::notifications(&db, page.size, page.offset()).await?;
     let items = rows
         .into_iter()
-        .map(|row| json(&NotificationBody::from(row)))
-        .collect::<Result<_, _>>()?;
+        .map(|row| to_json(&NotificationBody::from(row)))
+        .collect();
     let body = page.collection(&base, "/notifications", "notifications", items, total);
     Ok(Json(body))
 }

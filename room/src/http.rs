@@ -68,13 +68,8 @@ fn view(room: &Room) -> RoomState {
     }
 }
 
-/// A value of a response or request type as JSON (plain fields: this cannot fail).
-fn json_of(value: impl Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or_default()
-}
-
 fn item(base: &BaseUrl, room: &Room) -> Value {
-    base.with_self_link(json_of(view(room)), &format!("/rooms/{}", room.number))
+    base.link(&view(room), &format!("/rooms/{}", room.number))
 }
 
 /// An id already checked to be a positive whole number, as its type.
@@ -94,8 +89,10 @@ async fn register(
     JsonObject(body): JsonObject,
 ) -> Result<Response, AppError> {
     caller.require(Role::Manager)?;
+    // The key's fingerprint is the body as sent (so a retry must send the same body).
+    let sent = Value::Object(body.clone());
     let Body(request) = Body::<RegisterRoom>::from_object(body)?;
-    let attempt = key.attempt(&caller.subject, "POST /rooms", &json_of(&request));
+    let attempt = key.attempt(&caller.subject, "POST /rooms", &sent);
     let render = |room: &Room| Stored {
         status: StatusCode::CREATED.as_u16(),
         body: item(&base, room).to_string(),
@@ -195,12 +192,6 @@ mod tests {
                 "{body}"
             );
         }
-    }
-
-    #[test]
-    fn the_fingerprinted_request_is_the_typed_one() {
-        let r = request(json!({"roomNumber": "4"})).unwrap();
-        assert_eq!(json_of(&r), json!({"roomNumber": 4}));
     }
 
     #[test]

@@ -102,23 +102,63 @@ impl<T: DeserializeOwned> Body<T> {
         Self::from_object(JsonObject::from_bytes(headers, bytes)?.0)
     }
 
-    /// Reads `T` from a JSON object.
+    /// Reads `T` from a JSON object. A missing required field is reported before a field of
+    /// the wrong kind, whatever their order.
     pub fn from_object(mut object: Map<String, Value>) -> Result<Self, AppError> {
         object.retain(|_, v| !v.is_null());
-        serde_path_to_error::deserialize(Value::Object(object))
-            .map(Body)
-            .map_err(field_error)
+        match read::<T>(&object) {
+            Ok(value) => Ok(Body(value)),
+            Err(Refusal::Missing(field)) => Err(missing(&field)),
+            Err(Refusal::Invalid { field, detail }) => {
+                Err(missing_besides::<T>(object, &field)
+                    .unwrap_or_else(|| invalid(&field, &detail)))
+            }
+        }
     }
 }
 
-/// serde's error about one field, as the API's `422`.
-fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> AppError {
-    let field = e.path().to_string();
-    let detail = e.into_inner().to_string();
-    match detail.strip_prefix("missing field ") {
-        Some(field) => AppError::unprocessable("missing_field", format!("{field} is required")),
-        None => AppError::unprocessable("invalid_field", format!("`{field}`: {detail}")),
+/// Why a body is not a `T`.
+enum Refusal {
+    Missing(String),
+    Invalid { field: String, detail: String },
+}
+
+fn read<T: DeserializeOwned>(object: &Map<String, Value>) -> Result<T, Refusal> {
+    serde_path_to_error::deserialize(Value::Object(object.clone())).map_err(|e| {
+        let field = e.path().to_string();
+        let detail = e.into_inner().to_string();
+        match detail.strip_prefix("missing field ") {
+            Some(missing) => Refusal::Missing(missing.to_owned()),
+            None => Refusal::Invalid { field, detail },
+        }
+    })
+}
+
+/// A required field that is missing from `object` too, once the invalid ones are set aside.
+fn missing_besides<T: DeserializeOwned>(
+    mut object: Map<String, Value>,
+    invalid: &str,
+) -> Option<AppError> {
+    let mut set_aside = invalid.to_owned();
+    for _ in 0..object.len() {
+        object.remove(&set_aside);
+        match read::<T>(&object) {
+            Err(Refusal::Missing(field)) if field.trim_matches('`') != set_aside => {
+                return Some(missing(&field));
+            }
+            Err(Refusal::Invalid { field, .. }) => set_aside = field,
+            _ => return None,
+        }
     }
+    None
+}
+
+fn missing(field: &str) -> AppError {
+    AppError::unprocessable("missing_field", format!("{field} is required"))
+}
+
+fn invalid(field: &str, detail: &str) -> AppError {
+    AppError::unprocessable("invalid_field", format!("`{field}`: {detail}"))
 }
 
 impl JsonObject {
@@ -202,7 +242,22 @@ pub fn query_id(params: &HashMap<String, String>, name: &str) -> Result<i64, App
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
 
+/// A response type as JSON. Response types are plain data (numbers, strings, the shared
+/// ids and states), so this cannot fail; were it to, the error is logged and the value is
+/// `null` rather than a panic.
+pub fn to_json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a response type did not serialise");
+        Value::Null
+    })
+}
+
 impl BaseUrl {
+    /// A response item as JSON with its `_links.self` (`path` under the base URL).
+    pub fn link(&self, item: &impl serde::Serialize, path: &str) -> Value {
+        self.with_self_link(to_json(item), path)
+    }
+
     /// Adds `_links.self.href` to an item.
     pub fn with_self_link(&self, mut item: Value, path: &str) -> Value {
         if let Value::Object(map) = &mut item {
@@ -296,6 +351,9 @@ mod tests {
             assert_eq!(err.error, code, "{body}: {}", err.detail);
         }
         let err = booking(json!({})).unwrap_err();
+        assert_eq!(err.detail, "`roomNumber` is required");
+        let err = booking(json!({"usedCount": -1})).unwrap_err();
+        assert_eq!(err.error, "missing_field", "missing before invalid");
         assert_eq!(err.detail, "`roomNumber` is required");
         let err = booking(json!({"roomNumber": 2, "usedCount": "many"})).unwrap_err();
         assert_eq!(

@@ -22,7 +22,7 @@ use tower_http::{
 };
 
 pub use error::AppError;
-pub use extract::{BaseUrl, Body, JsonObject, path_id, query_id, unreadable_body};
+pub use extract::{BaseUrl, Body, JsonObject, path_id, query_id, to_json, unreadable_body};
 #[cfg(feature = "service")]
 pub use health::{Detail, Readiness, consumer_admin_routes, health_routes};
 pub use paging::PageParams;
