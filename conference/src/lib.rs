@@ -5,6 +5,7 @@ pub mod app;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod pay_client;
 pub mod pay_guard;
 pub mod policy;

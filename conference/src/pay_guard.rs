@@ -21,7 +21,10 @@ use tower_resilience_circuitbreaker::{
     CircuitBreakerError, CircuitBreakerLayer, CircuitState, SlidingWindowType,
 };
 
-use crate::pay_client::{PayClient, PayError};
+use crate::{
+    metrics::{self, PayOutcome},
+    pay_client::{PayClient, PayError},
+};
 
 /// Settings of the guard (environment variables in brackets; see the README).
 #[derive(Debug, Clone)]
@@ -148,6 +151,7 @@ impl BreakerState {
         }
         self.state.store(code(to), Ordering::Relaxed);
         self.transitions.fetch_add(1, Ordering::Relaxed);
+        metrics::breaker_transition(to);
     }
 }
 
@@ -163,8 +167,26 @@ pub struct GuardedPay {
 
 /// Permission to call pay: a bulkhead slot, held until the call ends.
 pub struct Admission {
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
     service: BoxCloneSyncService<PayRequest, PayId, PayCallError>,
+}
+
+/// A bulkhead slot, counted in use (`hifive_pay_bulkhead_in_use`) while it is held.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    fn taken(permit: OwnedSemaphorePermit) -> Self {
+        metrics::bulkhead_slot(true);
+        Self { _permit: permit }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        metrics::bulkhead_slot(false);
+    }
 }
 
 impl Admission {
@@ -226,8 +248,11 @@ impl GuardedPay {
             .map_err(classify)
             .layer(breaker)
             .map_err(move |e: BoxError| timed_out(e, timeout))
+            .map_future(timed)
             .timeout(timeout)
             .service(pay);
+        metrics::breaker_state(CircuitState::Closed);
+        metrics::bulkhead_empty();
         Ok(Self {
             service: BoxCloneSyncService::new(stack),
             bulkhead: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
@@ -248,7 +273,7 @@ impl GuardedPay {
             .try_acquire_owned()
             .map_err(|_| PayCallError::Busy(self.config.max_concurrent.max(1)))?;
         Ok(Admission {
-            _slot: slot,
+            _slot: Slot::taken(slot),
             service: self.service.clone(),
         })
     }
@@ -288,6 +313,30 @@ fn timed_out(e: BoxError, timeout: Duration) -> PayError {
             PayError::Unconfirmed(format!("no answer within {} ms", timeout.as_millis()))
         }
         Err(e) => PayError::Unconfirmed(e.to_string()),
+    }
+}
+
+/// Times one call to pay that the breaker let through (`hifive_pay_call_duration_seconds`),
+/// up to its answer or its timeout.
+async fn timed<F>(call: F) -> Result<PayId, BoxError>
+where
+    F: Future<Output = Result<PayId, BoxError>>,
+{
+    let started = Instant::now();
+    let result = call.await;
+    metrics::pay_call(outcome(&result), started.elapsed());
+    result
+}
+
+/// How a call to pay ended, from what the timeout layer gives.
+fn outcome(result: &Result<PayId, BoxError>) -> PayOutcome {
+    match result {
+        Ok(_) => PayOutcome::Paid,
+        Err(e) if e.is::<tower::timeout::error::Elapsed>() => PayOutcome::Timeout,
+        Err(e) => match e.downcast_ref::<PayError>() {
+            Some(PayError::Refused(_)) => PayOutcome::Refused,
+            _ => PayOutcome::Error,
+        },
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Booking {
     pub room_number: RoomNumber,
     /// Who booked (`sub`); none for bookings made before owners were recorded.
     pub customer: Option<String>,
+    /// When it was made (RFC 3339): the saga's steps are timed from it.
+    pub created_at: String,
 }
 
 /// What a new booking records (it starts `CREATED`).
@@ -36,7 +38,7 @@ pub struct Unpaid {
     pub request_id: Option<String>,
 }
 
-const COLUMNS: &str = "conference_id, status, pay_id, room_number, customer";
+const COLUMNS: &str = "conference_id, status, pay_id, room_number, customer, created_at";
 const BOOKINGS: Table = Table::new("conference", COLUMNS, "conference_id");
 
 /// Inserts a `CREATED` booking; returns its id.

@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use hifive_common::idempotency::{self, Attempt, Prior, Render, Stored};
-use shared_events::{ConferenceId, PayId, RoomNumber};
+use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
 use tracing::Instrument;
 
 use super::{Bookings, booking_of};
 use crate::{
     domain::{self, Payment},
     error::Error,
+    metrics::{self, Refusal, Step},
     pay_guard::{Admission, GuardedPay, PayCallError, PayRequest},
     saga_guard::{SagaBusy, SagaGuard},
     store::{Booking, NewBooking},
@@ -185,7 +186,7 @@ impl Booker {
                     status = %booking.status,
                     "booking paid"
                 );
-                return Ok(Booked::Now(booking));
+                return Ok(Booked::Now(paid(booking)));
             }
             Err(PayCallError::Pay(reason)) => reason,
             Err(refused) => {
@@ -200,9 +201,10 @@ impl Booker {
             .record_pay_failure(id, refund, request_id, Some(render))
             .await?;
         if let Some(booking) = stands {
-            return Ok(Booked::Now(booking));
+            return Ok(Booked::Now(paid(booking)));
         }
         tracing::warn!(conference_id = id.get(), error = %reason, refund, "payment failed; booking FAILED");
+        metrics::refused(Refusal::PaymentUnavailable);
         Err(Error::PaymentUnavailable {
             id,
             reason,
@@ -213,6 +215,7 @@ impl Booker {
     /// Backpressure: the saga is behind.
     fn saga_busy(&self, reason: SagaBusy) -> Error {
         tracing::debug!(reason = reason.reason(), detail = %reason, "booking refused at once: the saga is behind");
+        metrics::refused(Refusal::SagaBusy);
         Error::SagaBusy {
             reason,
             retry_after: self.saga.limits().retry_after_secs,
@@ -226,9 +229,18 @@ impl Booker {
             _ => self.pay.retry_after_secs(),
         };
         tracing::debug!(reason = %reason, "booking refused at once: payment is busy");
+        metrics::refused(Refusal::PaymentBusy);
         Error::PaymentBusy {
             reason,
             retry_after,
         }
     }
+}
+
+/// The `201`: booking `booking` is made and paid (`PAID`, or further when the saga's events
+/// overtook pay's answer), once per booking.
+fn paid(booking: Booking) -> Booking {
+    metrics::booking_reached(ConferenceStatus::Paid);
+    metrics::saga_step(Step::Paid, &booking.created_at);
+    booking
 }

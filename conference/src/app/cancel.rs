@@ -7,7 +7,7 @@ use super::{Bookings, record::apply_canceled};
 use crate::{
     domain::{self, OnCancel},
     error::Error,
-    store,
+    metrics, store,
 };
 
 impl Bookings {
@@ -33,6 +33,7 @@ impl Bookings {
                     .await?;
                 tx.commit().await?;
                 self.outbox.wake();
+                metrics::booking_reached(ConferenceStatus::Canceled);
                 tracing::info!(
                     conference_id = id.get(),
                     room_number = booking.room_number.get(),

@@ -8,13 +8,14 @@ mod cancel;
 mod record;
 
 use hifive_common::{Db, DbConn, Outbox, Scope};
-use shared_events::{ConferenceId, PayId};
+use shared_events::{ConferenceId, ConferenceStatus, PayId};
 
 pub use book::{Booked, Booker, BookingRequest};
 
 use crate::{
     domain::{self, Verdict},
     error::Error,
+    metrics::{self, Step},
     store::{self, Booking},
 };
 
@@ -73,6 +74,7 @@ pub async fn follow_verdict(
         Some(next) => {
             store::set_status(conn, id, next, Some(pay_id)).await?;
             tracing::info!(conference_id = id.get(), status = %next, "booking updated");
+            reached_verdict(verdict, next, &booking.created_at);
         }
         None => tracing::info!(
             conference_id = id.get(),
@@ -81,6 +83,16 @@ pub async fn follow_verdict(
         ),
     }
     Ok(())
+}
+
+/// The booking made at `created_at` took the room service's `verdict`: it is now `status`.
+fn reached_verdict(verdict: Verdict, status: ConferenceStatus, created_at: &str) {
+    metrics::booking_reached(status);
+    let step = match verdict {
+        Verdict::Assigned => Step::Assigned,
+        Verdict::Rejected => Step::Rejected,
+    };
+    metrics::saga_step(step, created_at);
 }
 
 /// What a booking's `Idempotency-Key` record names: `conference:ID`.

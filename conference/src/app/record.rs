@@ -11,6 +11,7 @@ use super::{Bookings, resource};
 use crate::{
     domain::{self, Payment},
     error::Error,
+    metrics,
     store::{self, Booking, NewBooking},
 };
 
@@ -111,7 +112,8 @@ impl Bookings {
         let mut tx = self.db.begin().await?;
         store::lock(&mut tx, id).await?;
         let booking = store::find(&mut tx, id).await?.ok_or(Error::NotFound(id))?;
-        let stands = match domain::payment(booking.status) {
+        let stage = domain::payment(booking.status);
+        let stands = match stage {
             Payment::Awaited => {
                 store::set_status(&mut tx, id, ConferenceStatus::Failed, None).await?;
                 if may_have_charged {
@@ -135,6 +137,10 @@ impl Bookings {
         }
         tx.commit().await?;
         self.outbox.wake();
+        if stage == Payment::Awaited {
+            // It was CREATED and is FAILED now.
+            metrics::booking_reached(ConferenceStatus::Failed);
+        }
         Ok(stands)
     }
 
