@@ -10,6 +10,7 @@ use shared_events::{ConferenceId, Envelope, Event, Paid, PayCanceled, PayId, Pay
 use crate::{
     domain::{self, Booking, OnRefund, OnRequest, Payment, Refusal},
     error::Error,
+    metrics,
     overload::Overload,
     store,
 };
@@ -82,6 +83,7 @@ impl Payments {
         tx.commit().await?;
         self.outbox.wake();
         if let Ok(Charged::New(pay_id)) = decided {
+            metrics::payment_reached(PayStatus::Paid);
             tracing::info!(
                 conference_id = booking.conference_id.get(),
                 pay_id = pay_id.get(),
@@ -131,6 +133,7 @@ pub async fn refund(
                 room_number: payment.room_number,
             }));
             outbox.enqueue(conn, &canceled, request_id).await?;
+            metrics::payment_reached(PayStatus::Canceled);
             tracing::info!(
                 conference_id = conference_id.get(),
                 pay_id = payment.pay_id.get(),

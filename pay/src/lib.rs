@@ -5,6 +5,7 @@ pub mod app;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod overload;
 pub mod policy;
 pub mod store;

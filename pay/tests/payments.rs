@@ -169,3 +169,46 @@ async fn customers_read_their_own_payments_only() {
         Err(Error::NotFound(_))
     ));
 }
+
+/// `hifive_payments_total` by status, as recorded since the last reading.
+fn payments_counted(readings: &metrics_util::debugging::Snapshotter) -> Vec<(String, u64)> {
+    let mut counted: Vec<(String, u64)> = readings
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key();
+            let status = key
+                .labels()
+                .find(|l| l.key() == "status")?
+                .value()
+                .to_owned();
+            match value {
+                metrics_util::debugging::DebugValue::Counter(n)
+                    if key.name() == "hifive_payments_total" && n > 0 =>
+                {
+                    Some((status, n))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    counted.sort();
+    counted
+}
+
+#[tokio::test]
+async fn a_payment_is_counted_once_when_made_and_once_when_refunded() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let readings = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let (db, payments) = start().await;
+    let alice = booking(7, 5, "alice");
+    payments.charge(&alice, "req-1").await.unwrap();
+    payments.charge(&alice, "req-2").await.unwrap();
+    assert_eq!(payments_counted(&readings), [("PAID".to_owned(), 1)]);
+    refund(&db, 7, "booking cancelled").await;
+    refund(&db, 7, "booking cancelled").await;
+    refund(&db, 8, "nothing was charged").await;
+    assert_eq!(payments_counted(&readings), [("CANCELED".to_owned(), 1)]);
+}
