@@ -14,6 +14,7 @@ use shared_events::{
 use crate::{
     Error,
     domain::{self, Booking, OnPaid, OnRefund, Room},
+    metrics::{self, Decision},
     store,
 };
 
@@ -140,6 +141,7 @@ pub async fn assign(on: Reaction<'_>, paid: &Paid) -> Result<(), sqlx::Error> {
     let event = match domain::on_paid(room.as_ref(), booking, refunded) {
         OnPaid::Assign(room) => {
             store::save(on.tx, &room).await?;
+            metrics::decided(Decision::Assigned);
             tracing::info!(%conference_id, room_number = %number, used_count = room.used_count, "room assigned");
             Event::Assigned(Assigned {
                 room_number: number,
@@ -157,6 +159,7 @@ pub async fn assign(on: Reaction<'_>, paid: &Paid) -> Result<(), sqlx::Error> {
         }
         OnPaid::Reject(why) => {
             let reason = why.reason();
+            metrics::decided(Decision::Rejected);
             tracing::info!(%conference_id, room_number = %number, reason, "booking rejected");
             Event::AssignRejected(AssignRejected {
                 room_number: number,
@@ -180,6 +183,7 @@ pub async fn release(on: Reaction<'_>, refund: &PayCanceled) -> Result<(), sqlx:
         return Ok(());
     };
     store::save(on.tx, &room).await?;
+    metrics::decided(Decision::Released);
     tracing::info!(%conference_id, room_number = %number, "room released");
     on.announce(Event::CancelAssigned(CancelAssigned {
         room_number: number,

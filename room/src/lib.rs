@@ -2,12 +2,13 @@
 //! releases the room when the booking's payment is refunded.
 //!
 //! [`http`] → [`app`] (use cases) → [`domain`] (rules); [`store`] (SQL); [`policy`] (events);
-//! [`error`] (refusals, and their HTTP answers).
+//! [`error`] (refusals, and their HTTP answers); [`metrics`] (its decisions, counted).
 
 pub mod app;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod store;
 

@@ -10,6 +10,7 @@
 )]
 
 use hifive_common::{Db, EventContext, Outbox, Policy};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use room::{
     app::{NewRoom, Registered, Rooms},
     domain::Booking,
@@ -65,9 +66,33 @@ async fn events(db: &Db) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// `hifive_room_assignments_total` by outcome, as recorded so far.
+fn decisions(readings: &Snapshotter) -> Vec<(String, u64)> {
+    let mut counted: Vec<(String, u64)> = readings
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key();
+            let outcome = key.labels().find(|l| l.key() == "outcome")?;
+            match value {
+                DebugValue::Counter(n) if key.name() == "hifive_room_assignments_total" => {
+                    Some((outcome.value().to_owned(), n))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    counted.sort();
+    counted
+}
+
 #[tokio::test]
 #[allow(clippy::too_many_lines)]
 async fn paid_bookings_get_their_room_once_and_refunds_release_it() {
+    let recorder = DebuggingRecorder::new();
+    let readings = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let dir = std::env::temp_dir().join(format!("hifive-room-assignment-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/room.db?mode=rwc", dir.display());
@@ -150,5 +175,14 @@ async fn paid_bookings_get_their_room_once_and_refunds_release_it() {
     assert_eq!(payload(3)["reason"], "room is not registered");
     assert_eq!(payload(4)["roomStatus"], "CANCELED");
     assert_eq!(payload(4)["usedCount"], 2);
+    assert_eq!(
+        decisions(&readings),
+        [
+            ("assigned".to_owned(), 1),
+            ("rejected".to_owned(), 2),
+            ("released".to_owned(), 1)
+        ],
+        "one per event announced: none for the duplicate, the late Paid or the refund of a room never held"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
