@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 pub mod bookings;
+pub mod dlq;
 pub mod http;
 pub mod invariants;
 pub mod kafka;
