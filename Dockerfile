@@ -1,4 +1,4 @@
-# One image for all five services (and hifive-check, hifive-stack); the command picks one:
+# One image for all five services (and hifive-check, hifive-stack, hifive-dlq); the command picks one:
 #   docker build -t hifive .
 #   docker run -p 8088:8080 hifive gateway
 FROM rust:1.95-slim-bookworm AS build
@@ -12,7 +12,7 @@ RUN cargo build --release --locked --workspace --bins \
     && mkdir /out \
     && cp target/release/conference target/release/pay target/release/room \
           target/release/customer-center target/release/gateway target/release/hifive-check \
-          target/release/hifive-stack /out/
+          target/release/hifive-stack target/release/hifive-dlq /out/
 
 FROM debian:bookworm-slim
 # curl for container healthchecks; nothing else is needed at run time.
