@@ -2,9 +2,11 @@
 //! original's Spring Cloud Gateway did), and nothing else: internal and admin paths are not
 //! routed. Per-client rate limit, body size limit, CORS for configured origins, the
 //! correlation id set for every request, and JSON answers when a service cannot be reached.
-//! Bearer tokens pass through to the services, which check them.
+//! Bearer tokens pass through to the services, which check them. Its metrics are served on a
+//! separate management port ([`management`]).
 
 pub mod limits;
+pub mod management;
 pub mod public_api;
 
 use std::time::Duration;
@@ -19,7 +21,7 @@ use axum::{
 use axum_reverse_proxy::{BalancedProxy, ProxyError, ProxyPolicy};
 use hifive_common::{
     AppError, Server, ServerConfig,
-    config::{env_millis, env_or},
+    config::{env_millis, env_or, env_parse},
     http::process_health_routes,
 };
 
@@ -40,6 +42,8 @@ pub struct Config {
     /// `UPSTREAM_TIMEOUT_MS`: how long to wait for a service's answer (default 30000).
     pub upstream_timeout: Duration,
     pub limits: Limits,
+    /// `MANAGEMENT_PORT`: where `GET /metrics` is served (default 9088; 0 picks a free one).
+    pub management_port: u16,
 }
 
 impl Config {
@@ -54,6 +58,7 @@ impl Config {
             routes: routes(&conference, &pay, &room, &customer_center),
             upstream_timeout: env_millis("UPSTREAM_TIMEOUT_MS", 30_000)?,
             limits: Limits::from_env()?,
+            management_port: env_parse("MANAGEMENT_PORT", 9088)?,
         })
     }
 }
@@ -83,7 +88,16 @@ pub struct App;
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
+        Ok(Self::build_with_management(config).await?.0)
+    }
+
+    /// Like [`App::build`], and where the management listener (`GET /metrics`) is bound.
+    pub async fn build_with_management(
+        config: Config,
+    ) -> anyhow::Result<(Server, std::net::SocketAddr)> {
         let mut server = Server::bind(&config.server).await?;
+        let management =
+            management::start(&mut server, config.server.host, config.management_port).await?;
         let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
         let mut router = Router::new();
         for route in &config.routes {
@@ -105,6 +119,7 @@ impl App {
         let max_body = limits.max_body_bytes;
         let mut router = router
             .merge(process_health_routes())
+            .fallback(public_api::refuse)
             .layer(axum::middleware::from_fn(public_api::only_public))
             .layer(axum::middleware::from_fn(move |req, next| {
                 limits::body_limit(max_body, req, next)
@@ -125,15 +140,16 @@ impl App {
         if let Some(cors) = limits.cors()? {
             router = router.layer(cors);
         }
-        server.routes(router);
+        server.routes_with_own_fallback(router);
         tracing::info!(routes = ?config.routes, limits = ?config.limits, "gateway routes");
-        Ok(server)
+        Ok((server, management))
     }
 }
 
 /// Logs every routed request with its request id and, for bookings, its conference id (from
 /// the path, or from the `Location` of a new booking), so one booking can be followed in the
-/// gateway's log too.
+/// gateway's log too; counts it by upstream and status (`503`/`504` when the service could
+/// not be reached or did not answer in time).
 async fn observe(service: &'static str, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -145,8 +161,20 @@ async fn observe(service: &'static str, req: Request, next: Next) -> Response {
     if let Some(id) = conference_id_in(&path).or_else(|| location.and_then(conference_id_in)) {
         tracing::Span::current().record("conference_id", id);
     }
-    tracing::info!(service, %method, status = response.status().as_u16(), "routed");
+    let status = response.status();
+    tracing::info!(service, %method, status = status.as_u16(), "routed");
+    ::metrics::counter!(
+        "hifive_gateway_upstream_requests_total",
+        "upstream" => service,
+        "status" => status.as_str().to_owned()
+    )
+    .increment(1);
     response
+}
+
+/// Counts a request the gateway answered itself (`hifive_gateway_refusals_total{reason}`).
+pub(crate) fn refused(reason: &'static str) {
+    ::metrics::counter!("hifive_gateway_refusals_total", "reason" => reason).increment(1);
 }
 
 /// The booking id in `/conferences/{id}` (or a URL ending so).

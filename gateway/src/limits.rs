@@ -185,6 +185,7 @@ pub async fn rate_limit(limit: RateLimit, req: Request, next: Next) -> Response 
     {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         tracing::debug!(%client, retry_after = secs, "rate limited");
+        crate::refused("rate_limited");
         return AppError {
             retry_after_secs: Some(secs),
             ..AppError::new(
@@ -207,6 +208,7 @@ pub async fn body_limit(max: u64, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(length) = declared.filter(|l| *l > max) {
+        crate::refused("body_too_large");
         return AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

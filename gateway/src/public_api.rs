@@ -1,14 +1,20 @@
 //! What the gateway lets through: the public API of docs/contract.md and nothing else (deny by
 //! default). The internal payment call (`/pays/room_applied`), admin paths and anything the
 //! table does not name answer `404` here, a wrong method `405`, without reaching a service.
+//! Every path reaches this check (what no proxy takes too: see [`refuse`]), and each answer
+//! carries its public route template for the request metrics.
 
 use axum::{
+    Extension,
     extract::Request,
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use hifive_common::AppError;
+use hifive_common::{
+    AppError,
+    http::metrics::{RouteLabel, UNMATCHED},
+};
 
 /// A path pattern: literal segments, `*` for exactly one id segment.
 type Pattern = &'static str;
@@ -36,7 +42,8 @@ const INTERNAL: &[&str] = &["room_applied", "admin", "actuator", "health", "metr
 /// What the table says about a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Pass,
+    /// A public path: its pattern.
+    Pass(Pattern),
     /// No such public path.
     Unknown,
     /// A public path, another method: the methods it takes.
@@ -64,24 +71,46 @@ pub fn judge(method: &Method, path: &str) -> Verdict {
         path
     };
     let mut allowed: Vec<Method> = Vec::new();
+    let mut pass = None;
     for (pattern, methods) in PUBLIC {
         if matches(pattern, path) {
             allowed.extend(methods.iter().cloned());
+            if methods.contains(as_get(method)) {
+                pass = pass.or(Some(*pattern));
+            }
         }
     }
-    if allowed.is_empty() {
-        return Verdict::Unknown;
+    match pass {
+        Some(pattern) => Verdict::Pass(pattern),
+        None if allowed.is_empty() => Verdict::Unknown,
+        None => Verdict::WrongMethod(allowed),
     }
-    let as_get = if method == Method::HEAD {
+}
+
+/// `HEAD` is answered as `GET`.
+fn as_get(method: &Method) -> &Method {
+    if method == Method::HEAD {
         &Method::GET
     } else {
         method
-    };
-    if allowed.contains(as_get) {
-        Verdict::Pass
-    } else {
-        Verdict::WrongMethod(allowed)
     }
+}
+
+/// The route template of a pattern, as the services name theirs: `/conferences/{id}`.
+pub fn template(pattern: Pattern) -> String {
+    pattern.replace('*', "{id}")
+}
+
+/// The fallback: what no proxy takes. [`only_public`] refuses it before (so that rate and
+/// body limits and the refusal count apply to any path, not only to the proxied prefixes);
+/// this answers what it lets through (an unknown `/health/...`).
+pub async fn refuse(req: Request) -> Response {
+    let error = AppError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ));
+    (Extension(RouteLabel(UNMATCHED.to_owned())), error).into_response()
 }
 
 /// The middleware: passes the public API to the proxies, answers everything else.
@@ -91,29 +120,39 @@ pub async fn only_public(req: Request, next: Next) -> Response {
         // The gateway's own probes.
         return next.run(req).await;
     }
-    match judge(req.method(), path) {
-        Verdict::Pass => next.run(req).await,
+    let (mut response, route) = match judge(req.method(), path) {
+        Verdict::Pass(pattern) => (next.run(req).await, template(pattern)),
         Verdict::Unknown => {
-            AppError::not_found(format!("no route for {} {path}", req.method())).into_response()
+            crate::refused("not_public");
+            let error = AppError::not_found(format!("no route for {} {path}", req.method()));
+            (error.into_response(), UNMATCHED.to_owned())
         }
         Verdict::WrongMethod(allowed) => {
-            let allow = allowed
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut response = AppError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{path} takes {allow}"),
-            )
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            response
+            crate::refused("method_not_allowed");
+            (wrong_method(path, &allowed), UNMATCHED.to_owned())
         }
+    };
+    response.extensions_mut().insert(RouteLabel(route));
+    response
+}
+
+/// `405` with the methods `path` takes (also in `Allow`).
+fn wrong_method(path: &str, allowed: &[Method]) -> Response {
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut response = AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{path} takes {allow}"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
     }
+    response
 }
 
 #[cfg(test)]
@@ -137,7 +176,10 @@ mod tests {
             (Method::GET, "/rooms/"),
         ] {
             let path = path.split('?').next().unwrap();
-            assert_eq!(judge(&method, path), Verdict::Pass, "{method} {path}");
+            assert!(
+                matches!(judge(&method, path), Verdict::Pass(_)),
+                "{method} {path}"
+            );
         }
     }
 
@@ -158,7 +200,10 @@ mod tests {
                 "/",
                 "/elsewhere",
             ] {
-                assert_ne!(judge(&method, path), Verdict::Pass, "{method} {path}");
+                assert!(
+                    !matches!(judge(&method, path), Verdict::Pass(_)),
+                    "{method} {path}"
+                );
             }
         }
         assert_eq!(judge(&Method::POST, "/pays/room_applied"), Verdict::Unknown);

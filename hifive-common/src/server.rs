@@ -69,6 +69,13 @@ impl Server {
         self.router = crate::http::layers(router);
     }
 
+    /// Like [`Server::routes`], keeping the router's own fallback (with the layers it was
+    /// given: a fallback set afterwards would go without them), e.g. the gateway's.
+    pub fn routes_with_own_fallback(&mut self, router: Router) {
+        let router = router.layer(axum::extract::DefaultBodyLimit::max(self.max_body_bytes));
+        self.router = crate::http::layers_keeping_fallback(router);
+    }
+
     /// Serves until a signal or [`Server::shutdown_token`] is cancelled, then stops within
     /// the grace time: requests under way get most of it (streams end at once), background
     /// tasks (outbox flush, leaving the group) the rest; whatever is still running then is

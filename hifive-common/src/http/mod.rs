@@ -53,7 +53,12 @@ fn request_id_of(headers: &axum::http::HeaderMap) -> String {
 /// (and `conference_id`, filled in by handlers), the id echoed in the response, JSON 404s, and
 /// request metrics ([`metrics`]; applied inside the router, where the route is known).
 pub fn layers(router: Router) -> Router {
-    router.fallback(unknown_route).layer(
+    layers_keeping_fallback(router.fallback(unknown_route))
+}
+
+/// [`layers`] for a router with a fallback of its own (answering unknown paths).
+pub fn layers_keeping_fallback(router: Router) -> Router {
+    router.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn(metrics::record))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
