@@ -63,7 +63,8 @@ impl Server {
         self.tasks.spawn(task(self.shutdown.clone()));
     }
 
-    /// Sets the routes (the request-id, tracing, JSON-404 and body-size layers are added here).
+    /// Sets the routes (the request-id, tracing, metrics, JSON-404 and body-size layers are
+    /// added here).
     pub fn routes(&mut self, router: Router) {
         let router = router.layer(axum::extract::DefaultBodyLimit::max(self.max_body_bytes));
         self.router = crate::http::layers(router);
@@ -133,7 +134,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Server>>,
 {
-    crate::telemetry::init();
+    crate::telemetry::init()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
