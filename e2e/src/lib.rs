@@ -7,7 +7,8 @@
 //! A newcomer's map: [`system`] lays out and starts one [`System`]; [`processes`] starts,
 //! kills and waits for its processes; [`http`] sends requests as someone ([`Who`]);
 //! [`bookings`] is HiFive's own requests; [`waiting`] polls until something holds; [`kafka`]
-//! reads and writes the broker raw; [`invariants`] runs the operator's checker;
+//! reads and writes the broker raw; [`prometheus`] reads a service's `/metrics`;
+//! [`invariants`] runs the operator's checker;
 //! [`postgres`] and [`machine`] are what a system needs from the machine; [`soak`] is
 //! sustained load with faults.
 
@@ -27,6 +28,7 @@ pub mod kafka;
 pub mod machine;
 pub mod postgres;
 pub mod processes;
+pub mod prometheus;
 pub mod soak;
 pub mod system;
 pub mod waiting;
