@@ -168,6 +168,15 @@ impl System {
                 self.upstreams("customer-center"),
             ),
         ];
+        if name == "gateway" {
+            // A replica of the gateway (none so far) would take a free port of its own.
+            let management = if key == name {
+                self.ports[crate::system::GATEWAY_MANAGEMENT]
+            } else {
+                0
+            };
+            env.push(("MANAGEMENT_PORT".into(), management.to_string()));
+        }
         let secret = issuer::service_secret(&self.dir.0).expect("the service secret");
         env.extend(issuer::service_env(self.ports["issuer"], &secret));
         if let Some(pg) = self

@@ -160,6 +160,25 @@ impl System {
         self.url_of("gateway")
     }
 
+    /// The base URL of the gateway's management listener (`GET /metrics`; never on the
+    /// public port).
+    pub fn gateway_management(&self) -> String {
+        self.url_of(GATEWAY_MANAGEMENT)
+    }
+
+    /// The gateway's `GET /metrics` (from its management port): the text.
+    pub async fn gateway_metrics(&self) -> String {
+        let url = format!("{}/metrics", self.gateway_management());
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("the gateway's management port answers");
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        r.text().await.expect("a text body")
+    }
+
     /// A service's own base URL (bypassing the gateway).
     pub fn service(&self, name: &str) -> String {
         self.url_of(name)
@@ -210,14 +229,19 @@ fn logged_supervisor(dir: &TempDir, checks: Checks) -> Supervisor {
     })
 }
 
-/// A free port for each service, the broker and the issuer.
+/// A free port for each service, the broker, the issuer and the gateway's management
+/// listener.
 fn free_ports() -> HashMap<&'static str, u16> {
     let mut ports: HashMap<&'static str, u16> =
         SERVICES.iter().map(|s| (*s, free_port())).collect();
     ports.insert("broker", free_port());
     ports.insert("issuer", free_port());
+    ports.insert(GATEWAY_MANAGEMENT, free_port());
     ports
 }
+
+/// The key of the gateway's management port (`MANAGEMENT_PORT`, `GET /metrics`).
+pub(crate) const GATEWAY_MANAGEMENT: &str = "gateway-management";
 
 /// (service, instance key, port) of instance 2 and up of each replicated service.
 fn replica_ports(replicas: &[(&'static str, usize)]) -> Vec<(&'static str, &'static str, u16)> {

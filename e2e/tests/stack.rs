@@ -48,6 +48,7 @@ impl Stack {
             .env("DATA_DIR", &dir)
             .env("KAFKA_PORT", free_port().to_string())
             .env("GATEWAY_PORT", gateway_port.to_string())
+            .env("MANAGEMENT_PORT", free_port().to_string())
             .env("ISSUER_PORT", free_port().to_string())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

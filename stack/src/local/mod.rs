@@ -74,7 +74,9 @@ pub async fn up() -> anyhow::Result<i32> {
     let common_env = common_env(&brokers, &data_dir, issuer_port)?;
     let (upstreams, mut instances) = start_services(&supervisor, &bin_dir, &common_env)?;
     let gateway_port: u16 = env_parse("GATEWAY_PORT", 8088)?;
-    start_gateway(&supervisor, &bin_dir, &common_env, &upstreams, gateway_port)?;
+    let management_port: u16 = env_parse("MANAGEMENT_PORT", 9088)?;
+    let ports = (gateway_port, management_port);
+    start_gateway(&supervisor, &bin_dir, &common_env, &upstreams, ports)?;
     instances.push(("gateway".into(), gateway_port));
 
     if let Some(code) = until_ready(&supervisor, &instances, started, &stop).await? {
@@ -82,7 +84,7 @@ pub async fn up() -> anyhow::Result<i32> {
         return Ok(code);
     }
     let addr_file = control::serve(&supervisor, &data_dir).await?;
-    print_ready(gateway_port, started, &data_dir);
+    print_ready(ports, started, &data_dir);
 
     stop.cancelled().await;
     say("stopping (services first, then the broker)...");
@@ -207,16 +209,18 @@ fn start_services(
     Ok((upstreams, instances))
 }
 
-/// Starts the gateway on `gateway_port`, in front of every instance of every service.
+/// Starts the gateway on `gateway_port`, in front of every instance of every service, with
+/// its metrics on `management_port`.
 fn start_gateway(
     supervisor: &Supervisor,
     bin_dir: &Path,
     common_env: &[(String, String)],
     upstreams: &Upstreams,
-    gateway_port: u16,
+    (gateway_port, management_port): (u16, u16),
 ) -> anyhow::Result<()> {
     let mut env = common_env.to_vec();
     env.push(("PORT".into(), gateway_port.to_string()));
+    env.push(("MANAGEMENT_PORT".into(), management_port.to_string()));
     for (service, urls) in upstreams {
         let var = format!("{}_URL", service.replace('-', "_").to_uppercase());
         env.push((var, urls.join(",")));
@@ -299,14 +303,15 @@ async fn until_ready(
 }
 
 /// What to do now the system is ready.
-fn print_ready(gateway_port: u16, started: Instant, data_dir: &Path) {
+fn print_ready((gateway_port, management_port): (u16, u16), started: Instant, data_dir: &Path) {
     let gw = format!("http://127.0.0.1:{gateway_port}");
     println!(
         "\nHiFive is ready in {}s: {gw}   (data in {}; Ctrl-C stops everything)\n\
          As a room manager, register room 1; as customer alice, book it:\n  \
          curl -s -XPOST {gw}/rooms -H \"Authorization: Bearer $(script/token manager)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n  \
          curl -s -XPOST {gw}/conferences -H \"Authorization: Bearer $(script/token customer alice)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n\
-         Stop and start one service: script/service room stop | start | restart; script/service shows them all.\n",
+         Stop and start one service: script/service room stop | start | restart; script/service shows them all.\n\
+         Metrics: curl -s http://127.0.0.1:{management_port}/metrics (the gateway's); each service's on its own port.\n",
         started.elapsed().as_secs(),
         data_dir.display()
     );
