@@ -1,10 +1,7 @@
 //! The view's use cases: reading room states and notifications, and applying a change an
 //! event makes (in the consumer's transaction).
 
-use hifive_common::{
-    Db, DbConn,
-    db::{LockScope, lock},
-};
+use hifive_common::{Db, DbConn};
 use shared_events::RoomNumber;
 
 use crate::{
@@ -54,7 +51,7 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), Error> {
     match change {
         Change::Register(state) => store::save_state(conn, &state, IfKnown::Keep).await?,
         Change::Update(state, notice) => {
-            lock(conn, LockScope::Room, state.room_number.get()).await?;
+            store::lock(conn, state.room_number).await?;
             let stored = store::revision(conn, state.room_number).await?;
             if !domain::supersedes(stored, state.revision) {
                 tracing::info!(

@@ -96,6 +96,11 @@ pub async fn last_notification_id(db: &Db) -> Result<i64, sqlx::Error> {
         .try_get("n")
 }
 
+/// Serialises the updates of room `room`'s state (see [`hifive_common::db::lock`]).
+pub async fn lock(conn: &mut DbConn, room: RoomNumber) -> Result<(), sqlx::Error> {
+    hifive_common::db::lock(conn, hifive_common::db::LockScope::Room, room.get()).await
+}
+
 /// The revision of the room's state as last applied, if the view knows the room.
 pub async fn revision(conn: &mut DbConn, room: RoomNumber) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT revision FROM room_state WHERE room_number = $1")

@@ -1,10 +1,7 @@
 //! The use cases of pay: charge a booking, refund it, read payments. Each change and the
 //! event that announces it are written in one transaction (the outbox).
 
-use hifive_common::{
-    Db, DbConn, Outbox, PageParams, Scope,
-    db::{LockScope, lock},
-};
+use hifive_common::{Db, DbConn, Outbox, PageParams, Scope};
 use shared_events::{ConferenceId, Envelope, Event, Paid, PayCanceled, PayId, PayStatus};
 
 use crate::{
@@ -60,7 +57,7 @@ impl Payments {
         request_id: &str,
     ) -> Result<Result<Charged, Refusal>, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        lock(&mut tx, LockScope::Conference, booking.conference_id.get()).await?;
+        store::lock(&mut tx, booking.conference_id).await?;
         let existing = store::by_conference(&mut tx, booking.conference_id).await?;
         let voided = store::is_voided(&mut tx, booking.conference_id).await?;
         let decided = match domain::on_request(existing.as_ref(), voided) {
@@ -121,7 +118,7 @@ pub async fn refund(
     reason: &str,
     request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    lock(conn, LockScope::Conference, conference_id.get()).await?;
+    store::lock(conn, conference_id).await?;
     let payment = store::by_conference(conn, conference_id).await?;
     match domain::on_refund(payment) {
         OnRefund::Refund(payment) => {

@@ -2,11 +2,10 @@
 
 use shared_events::{ConferenceId, PayId, PayStatus, RoomNumber};
 
-/// A payment, as recorded (one row of `pay`).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A payment, as recorded (one row of `pay`: read by the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub pay_id: PayId,
-    #[sqlx(try_from = "String")]
     pub status: PayStatus,
     pub conference_id: ConferenceId,
     pub room_number: RoomNumber,

@@ -3,11 +3,34 @@
 
 use hifive_common::{
     Db, DbConn,
-    db::{Paged, Table, now},
+    db::{self, LockScope, Paged, Table, now},
 };
 use shared_events::{ConferenceId, PayId, PayStatus};
+use sqlx::{FromRow, Row, any::AnyRow};
 
 use crate::domain::{Booking, Payment};
+
+/// A row of `pay` is a [`Payment`] (the domain stays free of SQL).
+impl FromRow<'_, AnyRow> for Payment {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let status: String = row.try_get("status")?;
+        Ok(Payment {
+            pay_id: row.try_get("pay_id")?,
+            status: status.parse().map_err(|e| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: Box::new(e),
+            })?,
+            conference_id: row.try_get("conference_id")?,
+            room_number: row.try_get("room_number")?,
+            customer: row.try_get("customer")?,
+        })
+    }
+}
+
+/// Serialises the transactions that read and then change booking `id`'s payment.
+pub async fn lock(conn: &mut DbConn, id: ConferenceId) -> Result<(), sqlx::Error> {
+    db::lock(conn, LockScope::Conference, id.get()).await
+}
 
 const COLUMNS: &str = "pay_id, status, conference_id, room_number, customer";
 const PAYMENTS: Table = Table::new("pay", COLUMNS, "pay_id");
