@@ -139,7 +139,10 @@ impl<'a> From<&'a Payment> for PaymentView<'a> {
 impl PaymentView<'_> {
     /// The JSON of `payment` with its self link.
     fn linked(payment: &Payment, base: &BaseUrl) -> Value {
-        base.link(&PaymentView::from(payment), &format!("/pays/{}", payment.pay_id))
+        base.link(
+            &PaymentView::from(payment),
+            &format!("/pays/{}", payment.pay_id),
+        )
     }
 }
 
