@@ -151,39 +151,10 @@ pub fn bulkhead_empty() {
 }
 
 #[cfg(test)]
-pub(crate) mod readings {
-    //! What a test recorder holds, as `name{label=value,...}` → value.
-
-    use std::collections::HashMap;
-
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-    /// Runs `f` with a recorder of its own; what it recorded.
-    pub fn recorded(f: impl FnOnce()) -> HashMap<String, DebugValue> {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        ::metrics::with_local_recorder(&recorder, f);
-        snapshotter
-            .snapshot()
-            .into_vec()
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let (_, key) = key.into_parts();
-                let labels: Vec<String> = key
-                    .labels()
-                    .map(|l| format!("{}={}", l.key(), l.value()))
-                    .collect();
-                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-            })
-            .collect()
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use metrics_util::debugging::DebugValue;
+    use hifive_common::metrics::testing::{DebugValue, recorded};
 
-    use super::{readings::recorded, *};
+    use super::*;
 
     fn gauge(v: f64) -> DebugValue {
         DebugValue::Gauge(v.into())

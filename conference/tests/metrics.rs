@@ -20,8 +20,8 @@ use conference::{
     pay_guard::{GuardConfig, GuardedPay, PayCallError, PayRequest},
     saga_guard::{SagaGuard, SagaLimits},
 };
+use hifive_common::metrics::testing::{DebugValue, DebuggingRecorder, count, readings as take};
 use hifive_common::{ConsumerStatus, Db, Outbox, db};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use shared_events::{ConferenceId, PayId, RoomNumber};
 
 mod common;
@@ -80,31 +80,6 @@ fn request() -> BookingRequest {
         customer: "alice".into(),
         request_id: "req".into(),
         attempt: None,
-    }
-}
-
-/// What was recorded since the last reading, as `name{label=value,...}` → value.
-fn take(snapshotter: &Snapshotter) -> HashMap<String, DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let (_, key) = key.into_parts();
-            let labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-        })
-        .collect()
-}
-
-fn count(got: &HashMap<String, DebugValue>, key: &str) -> u64 {
-    match got.get(key) {
-        Some(DebugValue::Counter(n)) => *n,
-        None => 0,
-        other => panic!("{key} is not a counter: {other:?}"),
     }
 }
 

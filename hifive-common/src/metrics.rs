@@ -6,6 +6,9 @@
 //! that installs twice (tests that build several apps in one process) keeps the first
 //! recorder and its `service` label: metrics are per process, not per app.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::{
     future::Future,
     pin::Pin,

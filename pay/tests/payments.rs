@@ -9,7 +9,10 @@
     reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
-use hifive_common::{Db, Outbox, PageParams, Scope, db};
+use hifive_common::{
+    Db, Outbox, PageParams, Scope, db,
+    metrics::testing::{DebuggingRecorder, Snapshotter, counted_by},
+};
 use pay::{
     app::{self, Charged, Payments},
     domain::{Booking, Refusal},
@@ -171,35 +174,13 @@ async fn customers_read_their_own_payments_only() {
 }
 
 /// `hifive_payments_total` by status, as recorded since the last reading.
-fn payments_counted(readings: &metrics_util::debugging::Snapshotter) -> Vec<(String, u64)> {
-    let mut counted: Vec<(String, u64)> = readings
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| {
-            let key = key.key();
-            let status = key
-                .labels()
-                .find(|l| l.key() == "status")?
-                .value()
-                .to_owned();
-            match value {
-                metrics_util::debugging::DebugValue::Counter(n)
-                    if key.name() == "hifive_payments_total" && n > 0 =>
-                {
-                    Some((status, n))
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    counted.sort();
-    counted
+fn payments_counted(readings: &Snapshotter) -> Vec<(String, u64)> {
+    counted_by(readings, "hifive_payments_total", "status")
 }
 
 #[tokio::test]
 async fn a_payment_is_counted_once_when_made_and_once_when_refunded() {
-    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let recorder = DebuggingRecorder::new();
     let readings = recorder.snapshotter();
     let _local = metrics::set_default_local_recorder(&recorder);
     let (db, payments) = start().await;

@@ -9,8 +9,8 @@
     reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
+use hifive_common::metrics::testing::{DebuggingRecorder, Snapshotter, counted_by};
 use hifive_common::{Db, EventContext, Outbox, Policy};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use room::{
     app::{NewRoom, Registered, Rooms},
     domain::Booking,
@@ -68,23 +68,7 @@ async fn events(db: &Db) -> Vec<(String, Value)> {
 
 /// `hifive_room_assignments_total` by outcome, as recorded so far.
 fn decisions(readings: &Snapshotter) -> Vec<(String, u64)> {
-    let mut counted: Vec<(String, u64)> = readings
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| {
-            let key = key.key();
-            let outcome = key.labels().find(|l| l.key() == "outcome")?;
-            match value {
-                DebugValue::Counter(n) if key.name() == "hifive_room_assignments_total" => {
-                    Some((outcome.value().to_owned(), n))
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    counted.sort();
-    counted
+    counted_by(readings, "hifive_room_assignments_total", "outcome")
 }
 
 #[tokio::test]
