@@ -1,12 +1,14 @@
 //! The view's use cases: reading room states and notifications, and applying a change an
 //! event makes (in the consumer's transaction).
 
+use chrono::{DateTime, Utc};
 use hifive_common::{Db, DbConn};
 use shared_events::RoomNumber;
 
 use crate::{
-    domain::{self, Change},
+    domain::{self, Change, NoticeKind},
     error::Error,
+    metrics,
     store::{self, IfKnown, NotificationRow, StateFilter, StateRow},
 };
 
@@ -47,7 +49,13 @@ pub async fn notifications_after(db: &Db, after: i64) -> Result<Vec<Notification
 
 /// Applies `change` in `conn`'s transaction. An update older than what the view holds of
 /// the room changes nothing (and tells nobody).
-pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), Error> {
+/// `occurred_at`: when the room service made the change (an assignment's time from the room
+/// to the view is the saga's last step).
+pub async fn apply(
+    conn: &mut DbConn,
+    change: Change,
+    occurred_at: Option<DateTime<Utc>>,
+) -> Result<(), Error> {
     match change {
         Change::Register(state) => store::save_state(conn, &state, IfKnown::Keep).await?,
         Change::Update(state, notice) => {
@@ -71,6 +79,11 @@ pub async fn apply(conn: &mut DbConn, change: Change) -> Result<(), Error> {
                 kind = notice.kind.as_str(),
                 "notification sent"
             );
+            if notice.kind == NoticeKind::Assigned
+                && let Some(at) = occurred_at
+            {
+                metrics::view_caught_up(Utc::now() - at);
+            }
         }
     }
     Ok(())

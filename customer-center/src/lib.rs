@@ -8,6 +8,7 @@ pub mod app;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod store;
 

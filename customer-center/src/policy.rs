@@ -16,7 +16,9 @@ impl Policy for ViewPolicy {
         domain::on_event(event)
     }
 
-    async fn apply(&self, tx: &mut DbConn, change: domain::Change, _: &EventContext) -> Handled {
-        app::apply(tx, change).await.map_err(Into::into)
+    async fn apply(&self, tx: &mut DbConn, change: domain::Change, ctx: &EventContext) -> Handled {
+        app::apply(tx, change, ctx.occurred_at)
+            .await
+            .map_err(Into::into)
     }
 }

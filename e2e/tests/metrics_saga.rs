@@ -1,6 +1,7 @@
 //! One booking through the gateway shows up in the saga's metrics of every service it
 //! touched (docs/observability.md): conference counts it PAID and ASSIGNED and times both
-//! steps, pay counts the payment, room counts the assignment.
+//! steps, pay counts the payment, room counts the assignment, customer-center times the
+//! view's step.
 
 #![allow(
     clippy::unwrap_used,
@@ -64,6 +65,13 @@ async fn a_booking_is_counted_and_timed_by_the_services_it_touched() {
         "room",
         "hifive_room_assignments_total",
         &[("outcome", "assigned")],
+    )
+    .await;
+    at_least_one(
+        &sys,
+        "customer-center",
+        "hifive_saga_step_seconds_count",
+        &[("step", "view")],
     )
     .await;
 }

@@ -46,6 +46,7 @@ async fn deliver(db: &Db, outbox: &Outbox, event: Event) {
     let command = policy.command(&event).expect("room acts on this event");
     let ctx = EventContext {
         request_id: Some("rid".into()),
+        occurred_at: None,
     };
     let mut tx = db.begin().await.unwrap();
     policy.apply(&mut tx, command, &ctx).await.unwrap();

@@ -49,6 +49,8 @@ use worker::Handler;
 pub struct EventContext {
     /// Correlation id of the request that started this chain of events.
     pub request_id: Option<String>,
+    /// When the event happened (its `timestamp`), for the latencies a policy measures.
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why a policy could not apply an event, which decides what happens to it.

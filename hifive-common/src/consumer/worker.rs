@@ -160,8 +160,9 @@ impl<P: Policy> Handler<P> {
     }
 
     async fn handle(&self, message: &impl Message) -> Outcome {
-        let ctx = EventContext {
+        let mut ctx = EventContext {
             request_id: header(message, REQUEST_ID_HEADER),
+            occurred_at: None,
         };
         match Envelope::decode(message.payload().unwrap_or_default()) {
             Err(e) => Outcome::DeadLetter {
@@ -173,6 +174,7 @@ impl<P: Policy> Handler<P> {
                 Outcome::Done
             }
             Ok(Decoded::Known(envelope)) if self.policy.command(&envelope.event).is_some() => {
+                ctx.occurred_at = Some(envelope.timestamp);
                 let span = tracing::info_span!(
                     "event",
                     event_type = envelope.event.event_type(),
