@@ -19,6 +19,27 @@ macro_rules! id {
         #[serde(transparent)]
         pub struct $name(i64);
 
+        /// In answers: a positive whole number (requests may also send it as a string).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::new(
+                        utoipa::openapi::Type::Integer,
+                    ))
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .minimum(Some(1))
+                    .maximum(Some(i64::MAX))
+                    .description(Some(concat!($what, ": a positive whole number")))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             /// The id, if `n` is a positive whole number.
             pub fn new(n: i64) -> Option<Self> {

@@ -124,6 +124,7 @@ pub struct RoomRegistered {
 /// `/roomStates/{n}`, which must be equal (the view copies the room), and what the checker
 /// compares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RoomState {
     pub room_number: RoomNumber,

@@ -22,6 +22,23 @@ macro_rules! status {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
 
+        /// One of the names on the wire.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::new(
+                        utoipa::openapi::Type::String,
+                    ))
+                    .enum_values(Some([$($text),+]))
+                    .description(Some(concat!("a ", $what)))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             /// Every state, in the order of the type.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
