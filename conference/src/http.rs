@@ -24,17 +24,21 @@ use crate::{
     store::Booking,
 };
 
-/// `POST /conferences`: the room to book.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub mod openapi;
+
+/// `POST /conferences`: the room to book (other fields, such as the original's `status` and
+/// `payId`, are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Apply {
+    #[schema(schema_with = hifive_openapi::lenient_id)]
     pub room_number: RoomNumber,
 }
 
 /// A booking as the API shows it (Spring Data REST fields plus the id), before `_links`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct BookingBody<'a> {
+pub struct BookingBody<'a> {
     conference_id: ConferenceId,
     status: ConferenceStatus,
     pay_id: Option<PayId>,
@@ -95,6 +99,20 @@ fn conference_id(raw: &str) -> Result<ConferenceId, AppError> {
 
 /// `POST /conferences` (customers): create the booking, pay for it synchronously, answer
 /// 201 `PAID`. With an `Idempotency-Key`, a retry replays the first answer.
+#[utoipa::path(post, path = "/conferences", tag = "conferences", operation_id = "applyConference",
+    params(hifive_openapi::IdempotencyHeader),
+    request_body(content = Apply, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Booked and paid: `PAID`; the saga assigns the room.",
+            body = openapi::BookingItem, headers(
+                ("Location" = String, description = "The booking's address."),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to this `Idempotency-Key`, replayed."))),
+        (status = 409, description = "A request with this `Idempotency-Key` is still being carried out, or the booking ended while it was paid.", body = hifive_openapi::Error),
+        (status = 422, description = "A missing or invalid field, or an `Idempotency-Key` reused for another request.", body = hifive_openapi::Error),
+        (status = 503, description = "Payment unavailable or its breaker open, or the saga behind: nothing kept.", body = hifive_openapi::Error,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    ),
+    security(("bearer" = [])))]
 async fn apply(
     caller: Caller,
     State(api): State<Api>,
@@ -127,6 +145,10 @@ async fn apply(
 }
 
 /// `GET /conferences`: a manager sees every booking, a customer their own.
+#[utoipa::path(get, path = "/conferences", tag = "conferences", operation_id = "listConferences",
+    params(hifive_openapi::PageQuery),
+    responses((status = 200, description = "A page of bookings, oldest first.", body = openapi::BookingPage)),
+    security(("bearer" = [])))]
 async fn list(
     caller: Caller,
     State(api): State<Api>,
@@ -146,6 +168,13 @@ async fn list(
 }
 
 /// `GET /conferences/{id}`: another customer's booking is `404`, as if it did not exist.
+#[utoipa::path(get, path = "/conferences/{id}", tag = "conferences", operation_id = "getConference",
+    params(("id" = ConferenceId, Path, description = "The booking's id.")),
+    responses(
+        (status = 200, description = "The booking.", body = openapi::BookingItem),
+        (status = 404, description = "No such booking (or another customer's).", body = hifive_openapi::Error),
+    ),
+    security(("bearer" = [])))]
 async fn read(
     caller: Caller,
     State(api): State<Api>,
@@ -160,6 +189,14 @@ async fn read(
 
 /// `DELETE /conferences/{id}` (the customer who booked): 204; the booking stays readable as
 /// `CANCELED`.
+#[utoipa::path(delete, path = "/conferences/{id}", tag = "conferences", operation_id = "cancelConference",
+    params(("id" = ConferenceId, Path, description = "The booking's id.")),
+    responses(
+        (status = 204, description = "Cancelled (again: still `204`); the booking stays readable as `CANCELED`."),
+        (status = 404, description = "No such booking (or another customer's).", body = hifive_openapi::Error),
+        (status = 409, description = "The booking holds nothing to cancel.", body = hifive_openapi::Error),
+    ),
+    security(("bearer" = [])))]
 async fn cancel(
     caller: Caller,
     State(api): State<Api>,

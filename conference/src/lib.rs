@@ -67,7 +67,9 @@ impl App {
         );
         wiring.keep_idempotency_keys(config.common.idempotency_ttl);
         let sweeping = bookings.clone();
-        let mut server = wiring.serve(http::routes(http::Api { bookings, booker }));
+        let routes = http::routes(http::Api { bookings, booker })
+            .merge(hifive_openapi::route(http::openapi::document()));
+        let mut server = wiring.serve(routes);
         server.spawn(move |shutdown| sweeper::sweep_stuck(sweeping, stuck_after, shutdown));
         Ok(server)
     }

@@ -29,9 +29,11 @@ use crate::{
     store::{NotificationRow, StateFilter, StateRow},
 };
 
+pub mod openapi;
+
 /// A room state as the API shows it (with `_links.self` added): the room's state and when
 /// the view last changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomStateBody {
     #[serde(flatten)]
@@ -62,7 +64,7 @@ impl RoomStateBody {
 }
 
 /// A notification as the API (and the stream) shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationBody {
     pub notification_id: i64,
@@ -127,15 +129,55 @@ impl Listing {
 
     /// `GET` of this listing.
     pub fn route(self) -> MethodRouter<Db> {
-        get(
-            move |State(db): State<Db>,
-                  base: BaseUrl,
-                  page: PageParams,
-                  Query(query): Query<HashMap<String, String>>| {
-                list(self, db, base, page, query)
-            },
-        )
+        match self {
+            Listing::EveryRoom => get(room_states),
+            Listing::ByRoomNumber => get(room_states_by_room_number),
+            Listing::ByConferenceId => get(room_states_by_conference_id),
+        }
     }
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// `GET /roomStates`: every room's state.
+#[utoipa::path(get, path = "/roomStates", tag = "roomStates", operation_id = "listRoomStates",
+    params(hifive_openapi::PageQuery),
+    responses((status = 200, description = "A page of room states, by number.", body = openapi::RoomStatePage)))]
+async fn room_states(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+    Query(query): Params,
+) -> Result<Json<Value>, AppError> {
+    list(Listing::EveryRoom, db, base, page, query).await
+}
+
+/// `GET /roomStates/search/findByRoomNumber?roomNumber=`: one room's state.
+#[utoipa::path(get, path = "/roomStates/search/findByRoomNumber", tag = "roomStates",
+    operation_id = "findRoomStatesByRoomNumber",
+    params(("roomNumber" = RoomNumber, Query, description = "The room."), hifive_openapi::PageQuery),
+    responses((status = 200, description = "The room's state (none if unknown).", body = openapi::RoomStatePage)))]
+async fn room_states_by_room_number(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+    Query(query): Params,
+) -> Result<Json<Value>, AppError> {
+    list(Listing::ByRoomNumber, db, base, page, query).await
+}
+
+/// `GET /roomStates/search/findByConferenceId?conferenceId=`: the room a booking holds.
+#[utoipa::path(get, path = "/roomStates/search/findByConferenceId", tag = "roomStates",
+    operation_id = "findRoomStatesByConferenceId",
+    params(("conferenceId" = ConferenceId, Query, description = "The booking."), hifive_openapi::PageQuery),
+    responses((status = 200, description = "The state of the room the booking holds (none if it holds none).", body = openapi::RoomStatePage)))]
+async fn room_states_by_conference_id(
+    State(db): State<Db>,
+    base: BaseUrl,
+    page: PageParams,
+    Query(query): Params,
+) -> Result<Json<Value>, AppError> {
+    list(Listing::ByConferenceId, db, base, page, query).await
 }
 
 /// A listing's page of room states, as a HAL collection.
@@ -157,6 +199,12 @@ async fn list(
 }
 
 /// `GET /roomStates/{number}`.
+#[utoipa::path(get, path = "/roomStates/{number}", tag = "roomStates", operation_id = "getRoomState",
+    params(("number" = RoomNumber, Path, description = "The room's number.")),
+    responses(
+        (status = 200, description = "The room's state.", body = openapi::RoomStateItem),
+        (status = 404, description = "No state for this room.", body = hifive_openapi::Error),
+    ))]
 pub async fn state(
     State(db): State<Db>,
     base: BaseUrl,
@@ -168,6 +216,9 @@ pub async fn state(
 }
 
 /// `GET /notifications`: newest first.
+#[utoipa::path(get, path = "/notifications", tag = "notifications", operation_id = "listNotifications",
+    params(hifive_openapi::PageQuery),
+    responses((status = 200, description = "A page of notifications, newest first.", body = openapi::NotificationPage)))]
 pub async fn notifications(
     State(db): State<Db>,
     base: BaseUrl,
@@ -185,6 +236,9 @@ pub async fn notifications(
 /// `GET /notifications/stream`: Server-Sent Events, one `notification` event per new
 /// notification from the moment of connection. Streams end when the service stops, so that a
 /// connected client never holds up a shutdown (clients reconnect, as EventSource does).
+#[utoipa::path(get, path = "/notifications/stream", tag = "notifications", operation_id = "streamNotifications",
+    responses((status = 200, description = "Server-Sent Events: one `notification` event (its data a `Notification` as JSON, its id the notification's) per new notification, from the moment of connection; keep-alive comments between.",
+        content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State((db, shutdown)): State<(Db, CancellationToken)>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {

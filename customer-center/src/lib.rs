@@ -43,7 +43,8 @@ impl App {
             .route("/roomStates/{number}", get(http::state))
             .route("/notifications", get(http::notifications))
             .with_state(db)
-            .merge(stream);
+            .merge(stream)
+            .merge(hifive_openapi::route(http::openapi::document()));
         Ok(wiring.serve(routes))
     }
 }

@@ -105,8 +105,10 @@ impl ChargeAnswer {
     }
 }
 
+pub mod openapi;
+
 /// A payment as the API shows it (with `_links.self`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentView<'a> {
     pub pay_id: PayId,
@@ -225,6 +227,10 @@ pub async fn set_overload(
 }
 
 /// `GET /pays`: a manager sees every payment, a customer their own.
+#[utoipa::path(get, path = "/pays", tag = "pays", operation_id = "listPays",
+    params(hifive_openapi::PageQuery),
+    responses((status = 200, description = "A page of payments, oldest first.", body = openapi::PaymentPage)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     base: BaseUrl,
@@ -240,6 +246,13 @@ pub async fn list(
 }
 
 /// `GET /pays/{id}`: another customer's payment is `404`, as if it did not exist.
+#[utoipa::path(get, path = "/pays/{id}", tag = "pays", operation_id = "getPay",
+    params(("id" = PayId, Path, description = "The payment's id.")),
+    responses(
+        (status = 200, description = "The payment.", body = openapi::PaymentItem),
+        (status = 404, description = "No such payment (or another customer's).", body = hifive_openapi::Error),
+    ),
+    security(("bearer" = [])))]
 pub async fn read(
     State(app): State<AppState>,
     base: BaseUrl,

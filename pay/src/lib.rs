@@ -41,7 +41,8 @@ impl App {
         let mut routes = Router::new()
             .route("/pays/room_applied", post(http::charge))
             .route("/pays", get(http::list))
-            .route("/pays/{id}", get(http::read));
+            .route("/pays/{id}", get(http::read))
+            .merge(hifive_openapi::route(http::openapi::document()).with_state(()));
         if config.admin {
             routes = routes.route(
                 "/admin/overload",

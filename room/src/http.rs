@@ -24,21 +24,27 @@ use crate::{
     domain::Room,
 };
 
+pub mod openapi;
+
 pub fn routes(rooms: Rooms) -> Router {
     Router::new()
         .route("/rooms", get(list).post(register))
         .route("/rooms/search/findByPayId", get(find_by_pay_id))
         .route("/rooms/{number}", get(read))
         .with_state(rooms)
+        .merge(hifive_openapi::route(openapi::document()))
 }
 
 /// `POST /rooms`: numbers may be sent as strings (`"roomNumber":"1"`, as httpie does).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRoom {
+    #[schema(schema_with = hifive_openapi::lenient_id)]
     pub room_number: RoomNumber,
+    /// Ignored unless `EMPTY` (a new room is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_status: Option<String>,
+    #[schema(schema_with = hifive_openapi::lenient_count)]
     #[serde(
         default,
         deserialize_with = "shared_events::lenient::optional_count",
@@ -80,6 +86,17 @@ fn typed<T: TryFrom<i64, Error = InvalidId>>(n: i64) -> Result<T, AppError> {
 /// `POST /rooms {roomNumber, roomStatus?, usedCount?}` (managers): registers an `EMPTY`
 /// room. With an `Idempotency-Key`, a retry replays the first answer. The body is read as
 /// JSON before the role is checked, and as a [`RegisterRoom`] after.
+#[utoipa::path(post, path = "/rooms", tag = "rooms", operation_id = "registerRoom",
+    params(hifive_openapi::IdempotencyHeader),
+    request_body(content = RegisterRoom, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered, `EMPTY`.", body = openapi::RoomItem, headers(
+            ("Location" = String, description = "The room's address."),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the first answer to this `Idempotency-Key`, replayed."))),
+        (status = 409, description = "The room exists, or a request with this `Idempotency-Key` is still being carried out.", body = hifive_openapi::Error),
+        (status = 422, description = "A missing or invalid field, or an `Idempotency-Key` reused for another request.", body = hifive_openapi::Error),
+    ),
+    security(("bearer" = [])))]
 async fn register(
     State(rooms): State<Rooms>,
     RequestId(request_id): RequestId,
@@ -109,6 +126,10 @@ async fn register(
 }
 
 /// `GET /rooms` (managers).
+#[utoipa::path(get, path = "/rooms", tag = "rooms", operation_id = "listRooms",
+    params(hifive_openapi::PageQuery),
+    responses((status = 200, description = "A page of rooms, by number.", body = openapi::RoomPage)),
+    security(("bearer" = [])))]
 async fn list(
     State(rooms): State<Rooms>,
     base: BaseUrl,
@@ -124,6 +145,13 @@ async fn list(
 }
 
 /// `GET /rooms/{number}` (managers).
+#[utoipa::path(get, path = "/rooms/{number}", tag = "rooms", operation_id = "getRoom",
+    params(("number" = RoomNumber, Path, description = "The room's number.")),
+    responses(
+        (status = 200, description = "The room.", body = openapi::RoomItem),
+        (status = 404, description = "No such room.", body = hifive_openapi::Error),
+    ),
+    security(("bearer" = [])))]
 async fn read(
     State(rooms): State<Rooms>,
     base: BaseUrl,
@@ -136,6 +164,10 @@ async fn read(
 }
 
 /// `GET /rooms/search/findByPayId?payId=` (as the original; managers).
+#[utoipa::path(get, path = "/rooms/search/findByPayId", tag = "rooms", operation_id = "findRoomsByPayId",
+    params(("payId" = PayId, Query, description = "The payment of the booking holding the room.")),
+    responses((status = 200, description = "The room held with this payment, if any.", body = openapi::RoomSearch)),
+    security(("bearer" = [])))]
 async fn find_by_pay_id(
     State(rooms): State<Rooms>,
     base: BaseUrl,

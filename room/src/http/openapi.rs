@@ -1,0 +1,70 @@
+//! `GET /openapi.json` of room: its public operations, from the handlers' annotations.
+
+use serde_json::{Value, json};
+use shared_events::RoomState;
+use utoipa::OpenApi;
+
+hifive_openapi::hal_item!(
+    /// A room with its `_links.self`.
+    RoomItem,
+    RoomState
+);
+hifive_openapi::hal_collection!(
+    /// A page of rooms.
+    RoomPage,
+    RoomsEmbedded,
+    rooms,
+    RoomItem
+);
+
+/// The answer of a search: the rooms found and the search's own link (not paged).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RoomSearch {
+    pub _embedded: RoomsEmbedded,
+    pub _links: hifive_openapi::SearchLinks,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "HiFive room", description = "Rooms (managers): register, read, find by payment."),
+    paths(super::register, super::list, super::read, super::find_by_pay_id),
+    tags((name = "rooms", description = "Rooms"))
+)]
+struct Doc;
+
+/// The document, as served (built once at start).
+pub fn document() -> Value {
+    let mut doc = hifive_openapi::document(Doc::openapi());
+    let number = json!({"number": "$response.body#/roomNumber"});
+    hifive_openapi::link(
+        &mut doc,
+        ("post", "/rooms", "201"),
+        "GetRoom",
+        "getRoom",
+        number,
+    );
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_exactly_the_public_routes() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(hifive_openapi::dangling_refs(&doc), Vec::<String>::new());
+        assert_eq!(
+            hifive_openapi::normalized(&doc),
+            hifive_openapi::table_operations(gateway::public_api::PUBLIC, &["/rooms"])
+        );
+        let register = &doc["paths"]["/rooms"]["post"];
+        assert_eq!(register["parameters"][0]["name"], "Idempotency-Key");
+        for status in [
+            "201", "400", "401", "403", "409", "413", "422", "429", "503",
+        ] {
+            assert!(register["responses"][status].is_object(), "{status}");
+        }
+    }
+}
