@@ -7,6 +7,7 @@
 
 pub mod limits;
 pub mod management;
+pub mod openapi;
 pub mod public_api;
 
 use std::time::Duration;
@@ -117,8 +118,10 @@ impl App {
         }
         let limits = &config.limits;
         let max_body = limits.max_body_bytes;
+        let docs = openapi::Docs::new(&config.routes, config.upstream_timeout)?;
         let mut router = router
             .merge(process_health_routes())
+            .merge(docs.routes())
             .fallback(public_api::refuse)
             .layer(axum::middleware::from_fn(public_api::only_public))
             .layer(axum::middleware::from_fn(move |req, next| {

@@ -34,6 +34,8 @@ pub const PUBLIC: &[(Pattern, &[Method])] = &[
     ("/roomStates/*", &[Method::GET]),
     ("/notifications", &[Method::GET]),
     ("/notifications/stream", &[Method::GET]),
+    // The merged OpenAPI document (the gateway's own, [`crate::openapi`]).
+    ("/openapi.json", &[Method::GET]),
 ];
 
 /// Segments that are never routed, whatever the pattern (internal and operator paths).
