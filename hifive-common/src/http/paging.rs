@@ -20,8 +20,9 @@ pub struct PageParams {
 impl PageParams {
     pub const MAX_SIZE: i64 = 1000;
 
+    /// Rows to skip (saturating: a page far past the end is empty, not an overflow).
     pub fn offset(&self) -> i64 {
-        self.page * self.size
+        self.page.saturating_mul(self.size)
     }
 
     fn parse(params: &HashMap<String, String>) -> Result<Self, AppError> {
@@ -59,7 +60,7 @@ impl PageParams {
         let href = |page: i64| format!("{}{path}?page={page}&size={}", base.0, self.size);
         let mut links = Map::new();
         links.insert("self".into(), json!({ "href": href(self.page) }));
-        if self.page + 1 < total_pages {
+        if self.page.saturating_add(1) < total_pages {
             links.insert("next".into(), json!({ "href": href(self.page + 1) }));
         }
         if self.page > 0 {
@@ -96,6 +97,13 @@ mod tests {
         assert_eq!(PageParams::parse(&big).unwrap().size, PageParams::MAX_SIZE);
         let bad: HashMap<_, _> = [("page".to_string(), "-1".to_string())].into();
         assert!(PageParams::parse(&bad).is_err());
+        let far = PageParams {
+            page: i64::MAX,
+            size: 1000,
+        };
+        assert_eq!(far.offset(), i64::MAX);
+        let body = far.collection(&BaseUrl("http://h".into()), "/rooms", "rooms", vec![], 3);
+        assert_eq!(body["page"]["number"], i64::MAX);
     }
 
     #[test]
