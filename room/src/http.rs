@@ -41,7 +41,8 @@ pub fn routes(rooms: Rooms) -> Router {
 pub struct RegisterRoom {
     #[schema(schema_with = hifive_openapi::lenient_id)]
     pub room_number: RoomNumber,
-    /// Ignored unless `EMPTY` (a new room is empty).
+    /// A new room is `EMPTY`: only that (or nothing) may be sent.
+    #[schema(schema_with = openapi::registration_status)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_status: Option<String>,
     #[schema(schema_with = hifive_openapi::lenient_count)]

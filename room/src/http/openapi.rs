@@ -17,6 +17,17 @@ hifive_openapi::hal_collection!(
     RoomItem
 );
 
+/// `roomStatus` of a registration: `EMPTY`, `""` or `null` (anything else is `422`).
+pub fn registration_status() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::Type::String,
+            utoipa::openapi::Type::Null,
+        ]))
+        .enum_values(Some([json!("EMPTY"), json!(""), Value::Null]))
+        .into()
+}
+
 /// The answer of a search: the rooms found and the search's own link (not paged).
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct RoomSearch {
