@@ -288,6 +288,35 @@ pub fn dangling_refs(doc: &Value) -> Vec<String> {
     out
 }
 
+/// Checks that `doc` is an OpenAPI 3.1 document whose `$ref`s all resolve and whose
+/// operations are exactly those of the public `table` under `prefixes`: each service's test
+/// calls it, so its document and the gateway's public API cannot drift apart.
+///
+/// # Panics
+/// When any of that does not hold (it is a test's check).
+pub fn assert_serves_exactly(
+    doc: &Value,
+    table: &[(&str, &[axum::http::Method])],
+    prefixes: &[&str],
+) {
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(dangling_refs(doc), Vec::<String>::new());
+    assert_eq!(normalized(doc), table_operations(table, prefixes));
+}
+
+/// Checks that `operation` documents an answer for each of `statuses`.
+///
+/// # Panics
+/// When one is missing (it is a test's check).
+pub fn assert_answers(operation: &Value, statuses: &[&str]) {
+    for status in statuses {
+        assert!(
+            operation["responses"][status].is_object(),
+            "no {status} in {operation}"
+        );
+    }
+}
+
 /// A schema by name, for hand-written responses.
 pub fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name))

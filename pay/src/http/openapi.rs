@@ -31,25 +31,3 @@ struct Doc;
 pub fn document() -> Value {
     hifive_openapi::document(Doc::openapi())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_document_is_openapi_3_1_with_exactly_the_public_routes() {
-        let doc = document();
-        assert_eq!(doc["openapi"], "3.1.0");
-        assert_eq!(hifive_openapi::dangling_refs(&doc), Vec::<String>::new());
-        assert_eq!(
-            hifive_openapi::normalized(&doc),
-            hifive_openapi::table_operations(gateway::public_api::PUBLIC, &["/pays"])
-        );
-        let read = &doc["paths"]["/pays/{id}"]["get"];
-        for status in ["200", "400", "401", "403", "404", "429", "503"] {
-            assert!(read["responses"][status].is_object(), "{status}");
-        }
-        let page = &doc["components"]["schemas"]["PaymentsEmbedded"]["properties"]["pays"];
-        assert_eq!(page["type"], "array");
-    }
-}

@@ -56,26 +56,3 @@ pub fn document() -> Value {
     );
     doc
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_document_is_openapi_3_1_with_exactly_the_public_routes() {
-        let doc = document();
-        assert_eq!(doc["openapi"], "3.1.0");
-        assert_eq!(hifive_openapi::dangling_refs(&doc), Vec::<String>::new());
-        assert_eq!(
-            hifive_openapi::normalized(&doc),
-            hifive_openapi::table_operations(gateway::public_api::PUBLIC, &["/rooms"])
-        );
-        let register = &doc["paths"]["/rooms"]["post"];
-        assert_eq!(register["parameters"][0]["name"], "Idempotency-Key");
-        for status in [
-            "201", "400", "401", "403", "409", "413", "422", "429", "503",
-        ] {
-            assert!(register["responses"][status].is_object(), "{status}");
-        }
-    }
-}
