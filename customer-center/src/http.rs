@@ -21,7 +21,7 @@ use hifive_common::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use shared_events::{ConferenceId, InvalidId, RoomNumber, RoomState};
+use shared_events::{ConferenceId, RoomNumber, RoomState};
 
 use crate::{
     app,
@@ -88,11 +88,6 @@ impl From<NotificationRow> for NotificationBody {
     }
 }
 
-/// An id the extractors have checked already, as its type.
-fn typed<T: TryFrom<i64, Error = InvalidId>>(n: i64) -> Result<T, AppError> {
-    T::try_from(n).map_err(|e| AppError::bad_request("invalid_id", e.to_string()))
-}
-
 /// The HAL collections of room states: every room, one room's, one booking's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {
@@ -120,10 +115,8 @@ impl Listing {
     fn filter(self, query: &HashMap<String, String>) -> Result<StateFilter, AppError> {
         Ok(match self {
             Listing::EveryRoom => StateFilter::All,
-            Listing::ByRoomNumber => StateFilter::Room(typed(query_id(query, "roomNumber")?)?),
-            Listing::ByConferenceId => {
-                StateFilter::Conference(typed(query_id(query, "conferenceId")?)?)
-            }
+            Listing::ByRoomNumber => StateFilter::Room(query_id(query, "roomNumber")?),
+            Listing::ByConferenceId => StateFilter::Conference(query_id(query, "conferenceId")?),
         })
     }
 
@@ -210,7 +203,7 @@ pub async fn state(
     base: BaseUrl,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let number = typed(path_id(&raw, "room number")?)?;
+    let number = path_id(&raw, "room number")?;
     let row = app::state(&db, number).await?;
     Ok(Json(RoomStateBody::from(row).linked(&base)))
 }

@@ -260,8 +260,7 @@ pub async fn read(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let scope = caller.scope()?;
-    let pay_id = PayId::try_from(path_id(&raw, "pay id")?)
-        .map_err(|e| AppError::bad_request("invalid_id", e.to_string()))?;
+    let pay_id: PayId = path_id(&raw, "pay id")?;
     let payment = app.payments.payment(scope, pay_id).await?;
     Ok(Json(PaymentView::linked(&payment, &base)))
 }

@@ -17,7 +17,7 @@ use hifive_common::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared_events::{InvalidId, PayId, RoomNumber, RoomState};
+use shared_events::{PayId, RoomNumber, RoomState};
 
 use crate::{
     app::{NewRoom, Registered, Rooms},
@@ -77,11 +77,6 @@ fn view(room: &Room) -> RoomState {
 
 fn item(base: &BaseUrl, room: &Room) -> Value {
     base.link(&view(room), &format!("/rooms/{}", room.number))
-}
-
-/// An id already checked to be a positive whole number, as its type.
-fn typed<T: TryFrom<i64, Error = InvalidId>>(n: i64) -> Result<T, AppError> {
-    T::try_from(n).map_err(|e| AppError::bad_request("invalid_id", e.to_string()))
 }
 
 /// `POST /rooms {roomNumber, roomStatus?, usedCount?}` (managers): registers an `EMPTY`
@@ -160,7 +155,7 @@ async fn read(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(Role::Manager)?;
-    let number = typed(path_id(&raw, "room number")?)?;
+    let number = path_id(&raw, "room number")?;
     Ok(Json(item(&base, &rooms.read(number).await?)))
 }
 
@@ -176,7 +171,7 @@ async fn find_by_pay_id(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(Role::Manager)?;
-    let pay_id: PayId = typed(query_id(&params, "payId")?)?;
+    let pay_id: PayId = query_id(&params, "payId")?;
     let found = rooms.held_with(pay_id).await?;
     let items: Vec<Value> = found.iter().map(|r| item(&base, r)).collect();
     Ok(Json(json!({

@@ -217,18 +217,25 @@ fn positive_id(v: &Value) -> Option<i64> {
     whole(v).filter(|n| *n > 0)
 }
 
-/// Parses an id from a path segment: not a positive number → 400.
-pub fn path_id(raw: &str, what: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        AppError::bad_request(
-            "invalid_id",
-            format!("{what} must be a positive whole number, got {raw:?}"),
-        )
-    })
+/// Parses an id of the shared vocabulary (`ConferenceId`, `RoomNumber`, ...) from a path
+/// segment: not a positive whole number → `400 invalid_id`.
+pub fn path_id<T: TryFrom<i64>>(raw: &str, what: &str) -> Result<T, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_id",
+                format!("{what} must be a positive whole number, got {raw:?}"),
+            )
+        })
 }
 
 /// A required query parameter that is a positive whole number.
-pub fn query_id(params: &HashMap<String, String>, name: &str) -> Result<i64, AppError> {
+pub fn query_id<T: TryFrom<i64>>(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<T, AppError> {
     let raw = params.get(name).ok_or_else(|| {
         AppError::bad_request(
             "missing_parameter",
@@ -364,11 +371,15 @@ mod tests {
 
     #[test]
     fn path_ids_must_be_positive_numbers() {
-        assert_eq!(path_id("7", "id").unwrap(), 7);
+        let id: shared_events::PayId = path_id("7", "id").unwrap();
+        assert_eq!(id.get(), 7);
+        let refused = path_id::<shared_events::PayId>("x", "id").unwrap_err();
         assert_eq!(
-            path_id("x", "id").unwrap_err().status,
-            StatusCode::BAD_REQUEST
+            (refused.status, refused.error),
+            (StatusCode::BAD_REQUEST, "invalid_id")
         );
-        assert!(path_id("0", "id").is_err());
+        for bad in ["0", "-3", "1.5", ""] {
+            assert!(path_id::<shared_events::PayId>(bad, "id").is_err(), "{bad}");
+        }
     }
 }
