@@ -1,5 +1,5 @@
 fn main() -> anyhow::Result<()> {
-    hifive_common::server::main(|| async {
+    hifive_common::server::main("gateway", || async {
         gateway::App::build(gateway::Config::from_env()?).await
     })
 }

@@ -126,15 +126,16 @@ impl Server {
     }
 }
 
-/// A service's `main`: logging, a runtime, `build` and run until stopped. The runtime is
-/// then shut down without waiting for anything stuck in a blocking call (a Kafka client that
-/// cannot reach its broker), so the process always exits.
-pub fn main<F, Fut>(build: F) -> anyhow::Result<()>
+/// A service's `main`: logging and traces (as `service`), a runtime, `build` and run until
+/// stopped. The runtime is then shut down without waiting for anything stuck in a blocking
+/// call (a Kafka client that cannot reach its broker), so the process always exits; the last
+/// spans are exported after that.
+pub fn main<F, Fut>(service: &'static str, build: F) -> anyhow::Result<()>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Server>>,
 {
-    crate::telemetry::init()?;
+    let telemetry = crate::telemetry::init(service)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -143,6 +144,7 @@ where
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "service failed");
     }
+    telemetry.shutdown();
     result
 }
 

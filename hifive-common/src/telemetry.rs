@@ -1,12 +1,26 @@
-//! Logging. Every line about a request carries its `request_id`; every line about a booking
-//! carries its `conference_id` (fields of the spans opened by the HTTP layer and the consumer).
-//! Text for people by default; `LOG_FORMAT=json` writes one JSON object per line for a log
-//! pipeline, with the fields of the span it happened in.
+//! Logging and traces. Every line about a request carries its `request_id`; every line about
+//! a booking carries its `conference_id` (fields of the spans opened by the HTTP layer and the
+//! consumer). Text for people by default; `LOG_FORMAT=json` writes one JSON object per line for
+//! a log pipeline, with the fields of the span it happened in.
+//!
+//! Traces: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the spans go to an OTLP/HTTP (protobuf)
+//! receiver, named after the service (`service.name`), and the W3C `traceparent` of a span is
+//! what [`traceparent`] gives to an outgoing call and what [`continue_trace`] makes the parent
+//! of an incoming one. Without it nothing is exported and no trace context is kept (an incoming
+//! `traceparent` is not continued).
 
-use std::io::IsTerminal;
+use std::{collections::HashMap, io::IsTerminal, time::Duration};
 
-use anyhow::bail;
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use anyhow::{Context as _, bail};
+use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
+};
+
+/// The W3C Trace Context header (HTTP) and Kafka record header.
+pub const TRACEPARENT: &str = "traceparent";
 
 /// How log lines are written (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,40 +48,107 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rdkafka=warn,hyper=warn"))
 }
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default filter.
-pub fn init() -> anyhow::Result<()> {
-    let _ = match LogFormat::from_env()? {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_target(false)
-            .with_ansi(std::io::stdout().is_terminal())
-            .try_init(),
-        LogFormat::Json => json(filter(), std::io::stdout).try_init(),
-    };
-    Ok(())
+/// What [`init`] installed: the span exporter, flushed by [`Telemetry::shutdown`].
+#[must_use = "keep it until the process ends, then call shutdown to flush the last spans"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
 }
 
-/// The JSON subscriber: the event's fields at the top level (`message`, ...), `level`,
+impl Telemetry {
+    /// Exports what is left (a few seconds at most); call it outside any Tokio runtime.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown_with_timeout(Duration::from_secs(3))
+        {
+            tracing::warn!(error = %e, "spans not exported at shutdown");
+        }
+    }
+}
+
+/// Installs the global subscriber; `RUST_LOG` overrides the default filter. Exports spans as
+/// `service` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Call it before starting a runtime
+/// (the exporter's blocking HTTP client must not be created inside one).
+pub fn init(service: &'static str) -> anyhow::Result<Telemetry> {
+    let format = LogFormat::from_env()?;
+    let provider = tracer_provider(service)?;
+    let lines = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
+        LogFormat::Json => json(std::io::stdout).boxed(),
+    };
+    let spans = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
+    let _ = Registry::default()
+        .with(lines)
+        .with(spans)
+        .with(filter())
+        .try_init();
+    Ok(Telemetry { provider })
+}
+
+/// The OTLP/HTTP exporter, if `OTEL_EXPORTER_OTLP_ENDPOINT` says where to (the exporter reads
+/// it, and the other `OTEL_EXPORTER_OTLP_*` settings, itself; spans go to `{endpoint}/v1/traces`).
+fn tracer_provider(service: &'static str) -> anyhow::Result<Option<SdkTracerProvider>> {
+    match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref() {
+        Err(_) | Ok("") => return Ok(None),
+        Ok(_) => {}
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+        .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter")?;
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name(service).build())
+        .build();
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Ok(Some(provider))
+}
+
+/// The `traceparent` of the current span, for an outgoing call or event (none when no trace
+/// is kept: nothing exported, or the span is disabled).
+pub fn traceparent() -> Option<String> {
+    traceparent_of(&tracing::Span::current())
+}
+
+/// The `traceparent` of `span` (see [`traceparent`]).
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+    carrier.remove(TRACEPARENT)
+}
+
+/// Makes `span` (just created, not yet entered) a child of the remote span a `traceparent`
+/// names (an HTTP request's header, a Kafka record's header); a missing or malformed one
+/// leaves it a root.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    if let Err(e) = span.set_parent(parent) {
+        tracing::debug!(error = %e, "traceparent not continued");
+    }
+}
+
+/// The JSON lines: the event's fields at the top level (`message`, ...), `level`,
 /// `timestamp`, `target`, and the fields of the span it happened in under `span`
 /// (`request_id`, `conference_id`, ...).
-fn json<W>(
-    filter: EnvFilter,
-    writer: W,
-) -> tracing_subscriber::fmt::SubscriberBuilder<
-    tracing_subscriber::fmt::format::JsonFields,
-    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
-    EnvFilter,
-    W,
->
+fn json<S, W>(writer: W) -> impl Layer<S> + Send + Sync
 where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
-        .with_env_filter(filter)
         .with_writer(writer)
 }
 
@@ -102,7 +183,9 @@ mod tests {
     #[test]
     fn json_lines_carry_the_request_and_the_booking() {
         let lines = Lines::default();
-        let subscriber = json(EnvFilter::new("info"), lines.clone()).finish();
+        let subscriber = Registry::default()
+            .with(json(lines.clone()))
+            .with(EnvFilter::new("info"));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
                 "http",

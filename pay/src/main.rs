@@ -1,3 +1,5 @@
 fn main() -> anyhow::Result<()> {
-    hifive_common::server::main(|| async { pay::App::build(pay::Config::from_env()?).await })
+    hifive_common::server::main("pay", || async {
+        pay::App::build(pay::Config::from_env()?).await
+    })
 }
