@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use hifive_common::{auth::ChargeGrant, http::REQUEST_ID};
+use hifive_common::{auth::ChargeGrant, http::REQUEST_ID, telemetry};
 use serde::{Deserialize, Serialize};
 use shared_events::{ConferenceId, ConferenceStatus, PayId, RoomNumber};
+use tracing::Instrument;
 
 use crate::pay_guard::PayRequest;
 
@@ -75,8 +76,14 @@ impl PayClient {
         })
     }
 
-    /// Charges the booking; returns the payment id. Pay is idempotent per booking.
+    /// Charges the booking; returns the payment id. Pay is idempotent per booking. The call
+    /// is a "pay_call" span; pay's request span is its child (`traceparent`).
     pub async fn pay(&self, request: &PayRequest) -> Result<PayId, PayError> {
+        let span = tracing::info_span!("pay_call", conference_id = request.conference_id.get());
+        self.charge(request).instrument(span).await
+    }
+
+    async fn charge(&self, request: &PayRequest) -> Result<PayId, PayError> {
         let mut call = self
             .http
             .post(&self.url)
@@ -87,6 +94,9 @@ impl PayClient {
                 conference_status: ConferenceStatus::Created,
                 customer: &request.customer,
             });
+        if let Some(traceparent) = telemetry::traceparent() {
+            call = call.header(telemetry::TRACEPARENT, traceparent);
+        }
         if let Some(secret) = &self.secret {
             let grant = ChargeGrant {
                 conference_id: request.conference_id,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::{
     Router,
     extract::Request,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -151,9 +151,10 @@ impl App {
 
 /// Logs every routed request with its request id and, for bookings, its conference id (from
 /// the path, or from the `Location` of a new booking), so one booking can be followed in the
-/// gateway's log too; counts it by upstream and status (`503`/`504` when the service could
+/// gateway's log too; hands the upstream the gateway's `traceparent`; counts it by upstream and status (`503`/`504` when the service could
 /// not be reached or did not answer in time).
-async fn observe(service: &'static str, req: Request, next: Next) -> Response {
+async fn observe(service: &'static str, mut req: Request, next: Next) -> Response {
+    continue_trace_upstream(&mut req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let response = explain_failure(service, next.run(req).await);
@@ -173,6 +174,19 @@ async fn observe(service: &'static str, req: Request, next: Next) -> Response {
     )
     .increment(1);
     response
+}
+
+/// The upstream's request span becomes a child of the gateway's (`traceparent`, replacing the
+/// client's, which the gateway's span continues). Without traces kept, the client's passes
+/// through untouched.
+fn continue_trace_upstream(req: &mut Request) {
+    let Some(traceparent) = hifive_common::telemetry::traceparent() else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&traceparent) {
+        req.headers_mut()
+            .insert(hifive_common::telemetry::TRACEPARENT, value);
+    }
 }
 
 /// Counts a request the gateway answered itself (`hifive_gateway_refusals_total{reason}`).

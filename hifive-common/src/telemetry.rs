@@ -204,4 +204,33 @@ mod tests {
         assert_eq!(line["span"]["request_id"], "my-booking");
         assert_eq!(line["span"]["conference_id"], 7);
     }
+
+    #[test]
+    fn a_span_continues_the_incoming_trace_and_hands_it_on() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = Registry::default()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("http");
+            continue_trace(&span, Some(incoming));
+            let outgoing = span.in_scope(traceparent).unwrap();
+            assert!(outgoing.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert_ne!(outgoing, incoming, "a span of its own");
+            assert!(outgoing.ends_with("-01"), "still sampled: {outgoing}");
+            let root = tracing::info_span!("other");
+            continue_trace(&root, Some("garbage"));
+            let own = traceparent_of(&root).unwrap();
+            assert!(!own.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+        });
+    }
+
+    #[test]
+    fn no_trace_is_kept_without_an_exporter() {
+        let subscriber = Registry::default().with(EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("http");
+            assert_eq!(span.in_scope(traceparent), None);
+        });
+    }
 }

@@ -50,7 +50,7 @@ fn request_id_of(headers: &axum::http::HeaderMap) -> String {
 }
 
 /// Request id (kept if sent, else a new UUID), a tracing span per request carrying it
-/// (and `conference_id`, filled in by handlers), the id echoed in the response, JSON 404s, and
+/// (and `conference_id`, filled in by handlers; continuing the caller's trace), the id echoed in the response, JSON 404s, and
 /// request metrics ([`metrics`]; applied inside the router, where the route is known).
 pub fn layers(router: Router) -> Router {
     layers_keeping_fallback(router.fallback(unknown_route))
@@ -64,20 +64,30 @@ pub fn layers_keeping_fallback(router: Router) -> Router {
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(|req: &Request| {
-                        tracing::info_span!(
-                            "http",
-                            method = %req.method(),
-                            path = %req.uri().path(),
-                            request_id = %request_id_of(req.headers()),
-                            conference_id = tracing::field::Empty,
-                        )
-                    })
+                    .make_span_with(request_span)
                     // Handlers log their own failures with context; 5xx answers like 503 readiness are expected.
                     .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
             )
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
+}
+
+/// The "http" span of a request: a child of the caller's span when the request carries a W3C
+/// `traceparent` (see [`crate::telemetry`]).
+fn request_span(req: &Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "http",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id_of(req.headers()),
+        conference_id = tracing::field::Empty,
+    );
+    let traceparent = req
+        .headers()
+        .get(crate::telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::continue_trace(&span, traceparent);
+    span
 }
 
 async fn unknown_route(req: Request) -> AppError {
