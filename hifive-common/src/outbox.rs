@@ -61,7 +61,9 @@ impl Backlog {
 }
 
 impl Outbox {
-    /// Records `envelope` for publication as part of the caller's transaction.
+    /// Records `envelope` for publication as part of the caller's transaction, with the
+    /// `traceparent` of the current span (the request or event that caused it), which the
+    /// relay's "publish" span continues.
     pub async fn enqueue(
         &self,
         conn: &mut DbConn,
@@ -69,8 +71,9 @@ impl Outbox {
         request_id: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO outbox (event_id, event_type, msg_key, payload, request_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO outbox
+                 (event_id, event_type, msg_key, payload, request_id, created_at, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(envelope.event_id.to_string())
         .bind(envelope.event.event_type())
@@ -78,6 +81,7 @@ impl Outbox {
         .bind(envelope.to_json())
         .bind(request_id.map(str::to_owned))
         .bind(now())
+        .bind(crate::telemetry::traceparent())
         .execute(conn)
         .await?;
         Ok(())

@@ -182,7 +182,10 @@ impl<P: Policy> Handler<P> {
                     conference_id = envelope.event.conference_id().map(|id| id.get()),
                     room_number = envelope.event.room_number().get(),
                     request_id = ctx.request_id.as_deref().unwrap_or("-"),
+                    otel.kind = "consumer",
                 );
+                let traceparent = header(message, crate::telemetry::TRACEPARENT);
+                crate::telemetry::continue_trace(&span, traceparent.as_deref());
                 self.apply_with_retry(&envelope, &ctx)
                     .instrument(span)
                     .await

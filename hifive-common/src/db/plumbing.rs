@@ -16,6 +16,7 @@ pub(super) async fn create(pool: &Db, backend: Backend) -> anyhow::Result<()> {
     for statement in tables(backend) {
         sqlx::query(statement).execute(&mut *tx).await?;
     }
+    add_traceparent(&mut tx, backend).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -34,9 +35,36 @@ macro_rules! create_outbox {
                 msg_key TEXT NOT NULL,
                 payload TEXT NOT NULL,
                 request_id TEXT,
-                created_at TEXT NOT NULL)"
+                created_at TEXT NOT NULL,
+                traceparent TEXT)"
         )
     };
+}
+
+/// `outbox.traceparent` (the W3C trace context of the span that wrote the event, handed on in
+/// the record's header) in a database created before it: Postgres says `IF NOT EXISTS`,
+/// SQLite has no such clause, so its columns are looked at first.
+async fn add_traceparent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent TEXT")
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    let present: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'traceparent'",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    if present == 0 {
+        sqlx::query("ALTER TABLE outbox ADD COLUMN traceparent TEXT")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 fn tables(backend: Backend) -> [&'static str; 5] {
@@ -64,4 +92,38 @@ fn tables(backend: Backend) -> [&'static str; 5] {
         "CREATE INDEX IF NOT EXISTS idempotency_key_by_resource ON idempotency_key (resource)",
         "CREATE INDEX IF NOT EXISTS idempotency_key_by_age ON idempotency_key (created_at)",
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::any::AnyPoolOptions;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_outbox_from_before_traces_gets_its_traceparent_column() {
+        sqlx::any::install_default_drivers();
+        let db = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, msg_key TEXT NOT NULL,
+                payload TEXT NOT NULL, request_id TEXT, created_at TEXT NOT NULL)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        create(&db, Backend::Sqlite).await.unwrap();
+        create(&db, Backend::Sqlite).await.unwrap();
+        let present: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'traceparent'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(present, 1);
+    }
 }

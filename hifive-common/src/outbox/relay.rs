@@ -14,12 +14,14 @@ use rdkafka::{
 use shared_events::{EVENT_TYPE_HEADER, REQUEST_ID_HEADER};
 use sqlx::{Row, any::AnyRow};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Outbox;
 use crate::{
     config::KafkaConfig,
     db::Db,
     kafka::{self, Producer},
+    telemetry::{self, TRACEPARENT},
 };
 
 /// How long the relay keeps publishing after shutdown began.
@@ -124,7 +126,8 @@ fn stopping_with_unpublished_events() {
 /// Counts them (`hifive_outbox_published_total`) and times the batch.
 async fn publish_batch(db: &Db, producer: &Producer, topic: &str) -> anyhow::Result<usize> {
     let rows = sqlx::query(
-        "SELECT id, event_type, msg_key, payload, request_id FROM outbox ORDER BY id LIMIT $1",
+        "SELECT id, event_type, msg_key, payload, request_id, traceparent
+         FROM outbox ORDER BY id LIMIT $1",
     )
     .bind(BATCH)
     .fetch_all(db)
@@ -159,6 +162,10 @@ fn send(
     let key: String = row.try_get("msg_key")?;
     let payload: String = row.try_get("payload")?;
     let request_id: Option<String> = row.try_get("request_id")?;
+    let span = tracing::info_span!("publish", event_type = %event_type, otel.kind = "producer");
+    let traceparent: Option<String> = row.try_get("traceparent")?;
+    telemetry::continue_trace(&span, traceparent.as_deref());
+    let traceparent = telemetry::traceparent_of(&span).or(traceparent);
     let mut headers = OwnedHeaders::new().insert(Header {
         key: EVENT_TYPE_HEADER,
         value: Some(event_type.as_str()),
@@ -167,6 +174,12 @@ fn send(
         headers = headers.insert(Header {
             key: REQUEST_ID_HEADER,
             value: Some(rid.as_str()),
+        });
+    }
+    if let Some(traceparent) = &traceparent {
+        headers = headers.insert(Header {
+            key: TRACEPARENT,
+            value: Some(traceparent.as_str()),
         });
     }
     let producer = producer.clone();
@@ -180,7 +193,8 @@ fn send(
             .send(record, Timeout::After(Duration::from_secs(30)))
             .await;
         (id, sent.map(|_| ()).map_err(|(e, _)| e))
-    })
+    }
+    .instrument(span))
 }
 
 /// The broker's answers, in order: the ids acknowledged before the first failure, and that
