@@ -7,7 +7,7 @@
 //! A newcomer's map: [`system`] lays out and starts one [`System`]; [`processes`] starts,
 //! kills and waits for its processes; [`http`] sends requests as someone ([`Who`]);
 //! [`bookings`] is HiFive's own requests; [`waiting`] polls until something holds; [`kafka`]
-//! reads and writes the broker raw; [`prometheus`] reads a service's `/metrics`;
+//! reads and writes the broker raw; [`otlp`] receives the services' spans; [`prometheus`] reads a service's `/metrics`;
 //! [`invariants`] runs the operator's checker;
 //! [`postgres`] and [`machine`] are what a system needs from the machine; [`soak`] is
 //! sustained load with faults.
@@ -26,6 +26,7 @@ pub mod http;
 pub mod invariants;
 pub mod kafka;
 pub mod machine;
+pub mod otlp;
 pub mod postgres;
 pub mod processes;
 pub mod prometheus;
