@@ -79,7 +79,11 @@ impl PayClient {
     /// Charges the booking; returns the payment id. Pay is idempotent per booking. The call
     /// is a "pay_call" span; pay's request span is its child (`traceparent`).
     pub async fn pay(&self, request: &PayRequest) -> Result<PayId, PayError> {
-        let span = tracing::info_span!("pay_call", conference_id = request.conference_id.get());
+        let span = tracing::info_span!(
+            "pay_call",
+            conference_id = request.conference_id.get(),
+            otel.kind = "client"
+        );
         self.charge(request).instrument(span).await
     }
 

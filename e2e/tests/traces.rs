@@ -14,6 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use e2e::{SETTLE, System, otlp::ReceivedSpan, otlp::Receiver, waiting::eventually};
 
 /// `SpanKind` of the OTLP protocol.
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
 const PRODUCER: i32 = 4;
 const CONSUMER: i32 = 5;
 
@@ -63,6 +65,10 @@ async fn one_booking_is_one_trace_across_the_five_services() {
     assert_eq!(pay_call.parent_span_id, conference.span_id);
     let pay = one("pay", "http");
     assert_eq!(pay.parent_span_id, pay_call.span_id);
+    assert_eq!(pay_call.kind, CLIENT);
+    for span in trace.iter().filter(|s| s.name == "http") {
+        assert_eq!(span.kind, SERVER, "{span:?}");
+    }
 
     for span in &trace {
         if span.parent_span_id.is_empty() {
