@@ -82,7 +82,12 @@ async fn one_booking_is_one_trace_across_the_five_services() {
             "publish" => {
                 assert_eq!(span.kind, PRODUCER, "{span:?}");
                 assert_eq!(up.service, span.service, "{span:?} published for {up:?}");
-                assert!(["http", "event"].contains(&up.name.as_str()), "{up:?}");
+                assert_eq!(up.name, "db", "{span:?}: the transaction that wrote it");
+                let cause = parent(up).expect("the transaction's parent");
+                assert!(
+                    ["http", "event"].contains(&cause.name.as_str()),
+                    "{cause:?}"
+                );
             }
             "event" => {
                 assert_eq!(span.kind, CONSUMER, "{span:?}");

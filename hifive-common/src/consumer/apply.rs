@@ -66,6 +66,7 @@ impl<P: Policy> Handler<P> {
     }
 
     /// One transaction: mark processed (or detect a duplicate), apply, commit.
+    #[tracing::instrument(name = "db", skip_all, fields(op = "apply_event"))]
     async fn apply_once(
         &self,
         envelope: &Envelope,
