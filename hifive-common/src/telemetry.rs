@@ -16,11 +16,17 @@ use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{
-    EnvFilter, Layer, Registry, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer, Registry, filter::FilterFn, fmt::MakeWriter, layer::SubscriberExt,
+    util::SubscriberInitExt,
 };
 
 /// The W3C Trace Context header (HTTP) and Kafka record header.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// The target of spans for traces only (the `db` span of a transaction): log lines do not see
+/// them, so a line logged inside one still names the request or event span it belongs to
+/// (`#[tracing::instrument(name = "db", target = "hifive::db", ...)]`).
+pub const TRACE_ONLY_TARGET: &str = "hifive::db";
 
 /// How log lines are written (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +83,8 @@ pub fn init(service: &'static str) -> anyhow::Result<Telemetry> {
             .with_ansi(std::io::stdout().is_terminal())
             .boxed(),
         LogFormat::Json => json(std::io::stdout).boxed(),
-    };
+    }
+    .with_filter(not_trace_only());
     let spans = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
@@ -87,6 +94,11 @@ pub fn init(service: &'static str) -> anyhow::Result<Telemetry> {
         .with(filter())
         .try_init();
     Ok(Telemetry { provider })
+}
+
+/// What log lines see: everything but the spans for traces only ([`TRACE_ONLY_TARGET`]).
+fn not_trace_only() -> FilterFn {
+    FilterFn::new(|meta| !(meta.is_span() && meta.target() == TRACE_ONLY_TARGET))
 }
 
 /// The OTLP/HTTP exporter, if `OTEL_EXPORTER_OTLP_ENDPOINT` says where to (the exporter reads
@@ -203,6 +215,25 @@ mod tests {
         assert_eq!(line["room_number"], 3);
         assert_eq!(line["span"]["request_id"], "my-booking");
         assert_eq!(line["span"]["conference_id"], 7);
+    }
+
+    #[test]
+    fn json_lines_in_a_transaction_name_the_request() {
+        let lines = Lines::default();
+        let subscriber = Registry::default()
+            .with(json(lines.clone()).with_filter(not_trace_only()))
+            .with(EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("http", request_id = "my-booking");
+            let _in = span.enter();
+            let db = tracing::info_span!(target: "hifive::db", "db", op = "create_booking");
+            let _tx = db.enter();
+            tracing::info!("booking stored");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["span"]["request_id"], "my-booking");
+        assert_eq!(line["span"]["op"], serde_json::Value::Null);
     }
 
     #[test]

@@ -51,7 +51,12 @@ impl Payments {
     }
 
     /// Decides on `booking`'s request and stores the decision.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "record_payment"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "record_payment")
+    )]
     async fn record(
         &self,
         booking: &Booking,

@@ -50,7 +50,12 @@ impl Rooms {
 
     /// Registers an `EMPTY` room and announces `RoomRegistered`. With an idempotency
     /// attempt, its answer (`render`) is stored with the room.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "register_room"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "register_room")
+    )]
     pub async fn register(
         &self,
         new: NewRoom,

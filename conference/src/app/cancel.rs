@@ -13,7 +13,12 @@ use crate::{
 impl Bookings {
     /// Cancels booking `id` of `customer` (another customer's booking does not exist to
     /// them): `CANCELED` and `ApplyCanceled`. Cancelling twice is harmless.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "cancel_booking"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "cancel_booking")
+    )]
     pub async fn cancel(
         &self,
         id: ConferenceId,

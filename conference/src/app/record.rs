@@ -31,7 +31,12 @@ pub(super) fn apply_canceled(booking: &Booking) -> Envelope {
 impl Bookings {
     /// A new `CREATED` booking; with an `Idempotency-Key`, the key is taken in the same
     /// transaction (`Err(prior)`, and nothing is created, when it is taken already).
-    #[tracing::instrument(name = "db", skip_all, fields(op = "create_booking"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "create_booking")
+    )]
     pub async fn create(
         &self,
         new: &NewBooking<'_>,
@@ -53,7 +58,12 @@ impl Bookings {
     /// first. The answer `render`ed for the booking is stored for its `Idempotency-Key`, if
     /// any, in the same transaction. A booking that ended meanwhile is
     /// [`Error::EndedWhilePaying`] (its key freed).
-    #[tracing::instrument(name = "db", skip_all, fields(op = "record_payment"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "record_payment")
+    )]
     pub async fn record_payment(
         &self,
         id: ConferenceId,
@@ -104,7 +114,12 @@ impl Bookings {
     /// charge), storing its key's answer when there is a `render`er (the sweeper has none:
     /// that answer is rendered when the key is used again); otherwise the booking's
     /// `Idempotency-Key` is freed for a retry.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "record_pay_failure"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "record_pay_failure")
+    )]
     pub async fn record_pay_failure(
         &self,
         id: ConferenceId,
@@ -150,7 +165,12 @@ impl Bookings {
     /// Removes a booking that never reached pay (the pay guard refused it at once): nothing
     /// was announced or charged, so nothing is kept, and its key is freed. Only a `CREATED`
     /// booking is removed.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "discard_booking"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "discard_booking")
+    )]
     pub async fn discard(&self, id: ConferenceId) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         store::delete_created(&mut tx, id).await?;

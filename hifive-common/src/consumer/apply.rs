@@ -66,7 +66,12 @@ impl<P: Policy> Handler<P> {
     }
 
     /// One transaction: mark processed (or detect a duplicate), apply, commit.
-    #[tracing::instrument(name = "db", skip_all, fields(op = "apply_event"))]
+    #[tracing::instrument(
+        name = "db",
+        target = "hifive::db",
+        skip_all,
+        fields(op = "apply_event")
+    )]
     async fn apply_once(
         &self,
         envelope: &Envelope,
