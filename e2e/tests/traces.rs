@@ -25,6 +25,7 @@ async fn one_booking_is_one_trace_across_the_five_services() {
     let sys = System::start_with(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("LOG_FORMAT", "json"),
     ])
     .await;
     sys.register_room(1).await;
@@ -68,6 +69,21 @@ async fn one_booking_is_one_trace_across_the_five_services() {
     assert_eq!(pay_call.kind, CLIENT);
     for span in trace.iter().filter(|s| s.name == "http") {
         assert_eq!(span.kind, SERVER, "{span:?}");
+    }
+
+    // The JSON log lines of every service carry the trace id.
+    let trace_id: String = gateway
+        .trace_id
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for service in ["gateway", "conference", "pay", "room", "customer-center"] {
+        let log = sys.log(service);
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("\"trace_id\":\"{trace_id}\""))),
+            "{service}'s JSON log never names trace {trace_id}:\n{log}"
+        );
     }
 
     for span in &trace {

@@ -12,7 +12,10 @@
 use std::{collections::HashMap, io::IsTerminal, time::Duration};
 
 use anyhow::{Context as _, bail};
-use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
+use opentelemetry::{
+    propagation::TextMapPropagator,
+    trace::{TraceContextExt as _, TracerProvider as _},
+};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{
@@ -136,15 +139,20 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
 
 /// Makes `span` (just created, not yet entered) a child of the remote span a `traceparent`
 /// names (an HTTP request's header, a Kafka record's header); a missing or malformed one
-/// leaves it a root.
+/// leaves it a root. Then records its trace id in its field `trace_id`, if it declares one
+/// (`trace_id = tracing::field::Empty`), for log lines; none when no trace is kept.
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
-    let Some(traceparent) = traceparent else {
-        return;
-    };
-    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
-    let parent = TraceContextPropagator::new().extract(&carrier);
-    if let Err(e) = span.set_parent(parent) {
-        tracing::debug!(error = %e, "traceparent not continued");
+    if let Some(traceparent) = traceparent {
+        let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+        let parent = TraceContextPropagator::new().extract(&carrier);
+        if let Err(e) = span.set_parent(parent) {
+            tracing::debug!(error = %e, "traceparent not continued");
+        }
+    }
+    let context = span.context();
+    let trace = context.span().span_context().clone();
+    if trace.is_valid() {
+        span.record("trace_id", trace.trace_id().to_string());
     }
 }
 
@@ -254,6 +262,25 @@ mod tests {
             let own = traceparent_of(&root).unwrap();
             assert!(!own.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
         });
+    }
+
+    #[test]
+    fn json_lines_carry_the_trace_id() {
+        let lines = Lines::default();
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = Registry::default()
+            .with(json(lines.clone()).with_filter(not_trace_only()))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(EnvFilter::new("info"));
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("http", trace_id = tracing::field::Empty);
+            continue_trace(&span, Some(incoming));
+            span.in_scope(|| tracing::info!("booking paid"));
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 
     #[test]
