@@ -2,12 +2,15 @@
 //! `ExportTraceServiceRequest`, as the services' exporters send it. Keeps every span received,
 //! with the `service.name` of its resource, for a test to read.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use axum::{Router, body::Bytes, extract::State, http::StatusCode, routing::post};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
-    common::v1::any_value::Value as AnyValue,
+    common::v1::{AnyValue, any_value::Value},
     resource::v1::Resource,
 };
 use prost::Message;
@@ -23,6 +26,15 @@ pub struct ReceivedSpan {
     pub parent_span_id: Vec<u8>,
     /// `opentelemetry_proto::tonic::trace::v1::span::SpanKind` as a number.
     pub kind: i32,
+    /// The span's attributes, each value as text (`method`, `path`, `event_type`, ...).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl ReceivedSpan {
+    /// The attribute `key` as text, if the span has it.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
 }
 
 /// The receiver: its endpoint (for `OTEL_EXPORTER_OTLP_ENDPOINT`) and what it received.
@@ -60,13 +72,20 @@ async fn export(
     for resource_spans in request.resource_spans {
         let service = service_name(resource_spans.resource.as_ref());
         for scope in resource_spans.scope_spans {
-            received.extend(scope.spans.into_iter().map(|s| ReceivedSpan {
-                service: service.clone(),
-                name: s.name,
-                trace_id: s.trace_id,
-                span_id: s.span_id,
-                parent_span_id: s.parent_span_id,
-                kind: s.kind,
+            received.extend(scope.spans.into_iter().map(|s| {
+                ReceivedSpan {
+                    service: service.clone(),
+                    name: s.name,
+                    trace_id: s.trace_id,
+                    span_id: s.span_id,
+                    parent_span_id: s.parent_span_id,
+                    kind: s.kind,
+                    attributes: s
+                        .attributes
+                        .iter()
+                        .map(|a| (a.key.clone(), text(a.value.as_ref())))
+                        .collect(),
+                }
             }));
         }
     }
@@ -78,10 +97,18 @@ fn service_name(resource: Option<&Resource>) -> String {
         .into_iter()
         .flat_map(|r| &r.attributes)
         .find(|a| a.key == "service.name")
-        .and_then(|a| a.value.as_ref()?.value.as_ref())
-        .map(|v| match v {
-            AnyValue::StringValue(s) => s.clone(),
-            other => format!("{other:?}"),
-        })
+        .map(|a| text(a.value.as_ref()))
         .unwrap_or_default()
+}
+
+/// An attribute's value as text.
+fn text(value: Option<&AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
 }

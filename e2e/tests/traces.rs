@@ -43,9 +43,6 @@ async fn one_booking_is_one_trace_across_the_five_services() {
     })
     .await;
 
-    let by_id: HashMap<&[u8], &ReceivedSpan> =
-        trace.iter().map(|s| (s.span_id.as_slice(), s)).collect();
-    let parent = |s: &ReceivedSpan| by_id.get(s.parent_span_id.as_slice()).copied();
     let one = |service: &str, name: &str| {
         let found: Vec<&ReceivedSpan> = trace
             .iter()
@@ -71,24 +68,45 @@ async fn one_booking_is_one_trace_across_the_five_services() {
         assert_eq!(span.kind, SERVER, "{span:?}");
     }
 
-    // The JSON log lines of every service carry the trace id.
-    let trace_id: String = gateway
-        .trace_id
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    // The JSON log lines of every service carry the trace id and the id of a span of that
+    // service in the trace (the request's or the event's).
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let trace_id = hex(&gateway.trace_id);
     for service in ["gateway", "conference", "pay", "room", "customer-center"] {
+        let own: BTreeSet<String> = trace
+            .iter()
+            .filter(|s| s.service == service)
+            .map(|s| hex(&s.span_id))
+            .collect();
         let log = sys.log(service);
+        let logged = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|line| {
+                line["span"]["trace_id"] == trace_id.as_str()
+                    && line["span"]["span_id"]
+                        .as_str()
+                        .is_some_and(|id| own.contains(id))
+            });
         assert!(
-            log.lines()
-                .any(|l| l.contains(&format!("\"trace_id\":\"{trace_id}\""))),
-            "{service}'s JSON log never names trace {trace_id}:\n{log}"
+            logged,
+            "{service}'s JSON log has no line with trace {trace_id} and one of its spans {own:?}:\n{log}"
         );
     }
 
-    for span in &trace {
+    assert_links(&trace, gateway);
+}
+
+/// Every span of `trace` but `root` has its parent in the trace, and the parent is the one the
+/// span's kind needs: a `publish` is the child of its own service's transaction (a `db` span,
+/// itself inside a request or an event), an `event` the child of the `publish` it handles.
+fn assert_links(trace: &[ReceivedSpan], root: &ReceivedSpan) {
+    let by_id: HashMap<&[u8], &ReceivedSpan> =
+        trace.iter().map(|s| (s.span_id.as_slice(), s)).collect();
+    let parent = |s: &ReceivedSpan| by_id.get(s.parent_span_id.as_slice()).copied();
+    for span in trace {
         if span.parent_span_id.is_empty() {
-            assert_eq!(span.span_id, gateway.span_id, "one root: {span:?}");
+            assert_eq!(span.span_id, root.span_id, "one root: {span:?}");
             continue;
         }
         let Some(up) = parent(span) else {
@@ -117,22 +135,117 @@ async fn one_booking_is_one_trace_across_the_five_services() {
 /// The spans of the trace the booking's pay call belongs to, once they come from all five
 /// services, customer-center has handled an event of it and every parent has arrived.
 fn complete_booking_trace(spans: Vec<ReceivedSpan>) -> Option<Vec<ReceivedSpan>> {
-    let trace_id = spans
-        .iter()
-        .find(|s| s.name == "pay_call")?
-        .trace_id
-        .clone();
+    trace_with(
+        spans,
+        |s| s.name == "pay_call",
+        &[
+            ("gateway", "http"),
+            ("pay", "http"),
+            ("room", "event"),
+            ("customer-center", "event"),
+        ],
+    )
+}
+
+/// The trace of the span `mark` picks (the first one received), once it holds a span of each
+/// `(service, name or event type)` of `needs` and every parent has arrived.
+fn trace_with(
+    spans: Vec<ReceivedSpan>,
+    mark: impl Fn(&ReceivedSpan) -> bool,
+    needs: &[(&str, &str)],
+) -> Option<Vec<ReceivedSpan>> {
+    let trace_id = spans.iter().find(|s| mark(s))?.trace_id.clone();
     let trace: Vec<ReceivedSpan> = spans
         .into_iter()
         .filter(|s| s.trace_id == trace_id)
         .collect();
-    let services: BTreeSet<&str> = trace.iter().map(|s| s.service.as_str()).collect();
     let ids: BTreeSet<&[u8]> = trace.iter().map(|s| s.span_id.as_slice()).collect();
     let parents_in = trace
         .iter()
         .all(|s| s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_slice()));
-    let viewed = trace
+    let has = |(service, what): &(&str, &str)| {
+        trace.iter().any(|s| {
+            s.service == *service && (s.name == *what || s.attribute("event_type") == Some(what))
+        })
+    };
+    (parents_in && needs.iter().all(has)).then_some(trace)
+}
+
+/// The root of `trace`: the gateway's `http` span (asserted).
+fn root(trace: &[ReceivedSpan]) -> &ReceivedSpan {
+    let roots: Vec<&ReceivedSpan> = trace
         .iter()
-        .any(|s| s.service == "customer-center" && s.name == "event");
-    (services.len() == 5 && viewed && parents_in).then_some(trace)
+        .filter(|s| s.parent_span_id.is_empty())
+        .collect();
+    assert_eq!(roots.len(), 1, "one root: {trace:#?}");
+    assert_eq!(
+        (roots[0].service.as_str(), roots[0].name.as_str()),
+        ("gateway", "http")
+    );
+    roots[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_and_a_cancellation_are_traced_from_their_request() {
+    let otlp = Receiver::start().await;
+    let sys = System::start_with(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await;
+    sys.register_room(1).await;
+    sys.until("the room is in the view", "/roomStates", |v| {
+        v["page"]["totalElements"] == 1
+    })
+    .await;
+    let booked = sys.book_id(1).await;
+    sys.until_status(&format!("/conferences/{booked}"), "ASSIGNED")
+        .await;
+    // Room 99 was never registered: room rejects the paid booking, conference and pay undo it.
+    let rejected = sys.book_id(99).await;
+    sys.until_status(&format!("/conferences/{rejected}"), "REJECTED")
+        .await;
+    let path = format!("/conferences/{booked}");
+    assert_eq!(sys.delete(&path).await.status, 204);
+    sys.until_status(&path, "CANCELED").await;
+
+    // The rejection continues the POST's trace: room's verdict, conference handling it.
+    let rejection = eventually("the rejection's trace", SETTLE, || {
+        let spans = otlp.spans();
+        async move {
+            trace_with(
+                spans,
+                |s| {
+                    s.service == "conference" && s.attribute("event_type") == Some("AssignRejected")
+                },
+                &[("pay", "http"), ("room", "Paid")],
+            )
+        }
+    })
+    .await;
+    let post = root(&rejection);
+    assert_eq!(post.attribute("method"), Some("POST"), "{post:?}");
+    assert_eq!(post.attribute("path"), Some("/conferences"), "{post:?}");
+    assert_links(&rejection, post);
+
+    // The cancellation is one trace from the DELETE: pay refunds, room frees, the view follows.
+    let cancellation = eventually("the cancellation's trace", SETTLE, || {
+        let spans = otlp.spans();
+        async move {
+            trace_with(
+                spans,
+                |s| s.service == "gateway" && s.attribute("method") == Some("DELETE"),
+                &[
+                    ("conference", "http"),
+                    ("pay", "ApplyCanceled"),
+                    ("room", "event"),
+                    ("customer-center", "event"),
+                ],
+            )
+        }
+    })
+    .await;
+    let delete = root(&cancellation);
+    assert_eq!(delete.attribute("path"), Some(path.as_str()), "{delete:?}");
+    assert_links(&cancellation, delete);
 }

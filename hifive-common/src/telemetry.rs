@@ -139,8 +139,9 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
 
 /// Makes `span` (just created, not yet entered) a child of the remote span a `traceparent`
 /// names (an HTTP request's header, a Kafka record's header); a missing or malformed one
-/// leaves it a root. Then records its trace id in its field `trace_id`, if it declares one
-/// (`trace_id = tracing::field::Empty`), for log lines; none when no trace is kept.
+/// leaves it a root. Then records its trace and span ids in its fields `trace_id` and
+/// `span_id`, if it declares them (`trace_id = tracing::field::Empty`), for log lines; none
+/// when no trace is kept.
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     if let Some(traceparent) = traceparent {
         let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
@@ -153,6 +154,7 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     let trace = context.span().span_context().clone();
     if trace.is_valid() {
         span.record("trace_id", trace.trace_id().to_string());
+        span.record("span_id", trace.span_id().to_string());
     }
 }
 
@@ -265,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_carry_the_trace_id() {
+    fn json_lines_carry_the_trace_and_span_ids() {
         let lines = Lines::default();
         let provider = SdkTracerProvider::builder().build();
         let subscriber = Registry::default()
@@ -273,14 +275,27 @@ mod tests {
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(EnvFilter::new("info"));
         let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut own = String::new();
         tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("http", trace_id = tracing::field::Empty);
+            let span = tracing::info_span!(
+                "http",
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty
+            );
             continue_trace(&span, Some(incoming));
+            own = traceparent_of(&span).unwrap();
             span.in_scope(|| tracing::info!("booking paid"));
         });
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        // The line's span id is the span's own (the one it hands on), not the caller's.
+        let span_id = line["span"]["span_id"].as_str().unwrap();
+        assert_eq!(
+            own,
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span_id}-01")
+        );
+        assert_ne!(span_id, "00f067aa0ba902b7");
     }
 
     #[test]

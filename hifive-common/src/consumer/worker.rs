@@ -183,6 +183,7 @@ impl<P: Policy> Handler<P> {
                     room_number = envelope.event.room_number().get(),
                     request_id = ctx.request_id.as_deref().unwrap_or("-"),
                     trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty,
                     otel.kind = "consumer",
                 );
                 let traceparent = header(message, crate::telemetry::TRACEPARENT);

@@ -82,6 +82,7 @@ fn request_span(req: &Request) -> tracing::Span {
         request_id = %request_id_of(req.headers()),
         conference_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         otel.kind = "server",
     );
     let traceparent = req
