@@ -205,8 +205,18 @@ async fn a_rejection_and_a_cancellation_are_traced_from_their_request() {
     let rejected = sys.book_id(99).await;
     sys.until_status(&format!("/conferences/{rejected}"), "REJECTED")
         .await;
+    // A client's own trace context (here: "not sampled") is not taken at the edge.
     let path = format!("/conferences/{booked}");
-    assert_eq!(sys.delete(&path).await.status, 204);
+    let client_trace = "0af7651916cd43dd8448eb211c80319c";
+    let client_context = [
+        (
+            "traceparent",
+            &*format!("00-{client_trace}-b7ad6b7169203331-00"),
+        ),
+        ("tracestate", "vendor=client"),
+    ];
+    let r = sys.call_with("DELETE", &path, None, &client_context).await;
+    assert_eq!(r.status, 204, "{}", r.text);
     sys.until_status(&path, "CANCELED").await;
 
     // The rejection continues the POST's trace: room's verdict, conference handling it.
@@ -228,7 +238,8 @@ async fn a_rejection_and_a_cancellation_are_traced_from_their_request() {
     assert_eq!(post.attribute("path"), Some("/conferences"), "{post:?}");
     assert_links(&rejection, post);
 
-    // The cancellation is one trace from the DELETE: pay refunds, room frees, the view follows.
+    // The cancellation is one trace from the DELETE, exported although the client said "not
+    // sampled": pay refunds, room frees, the view follows.
     let cancellation = eventually("the cancellation's trace", SETTLE, || {
         let spans = otlp.spans();
         async move {
@@ -246,6 +257,19 @@ async fn a_rejection_and_a_cancellation_are_traced_from_their_request() {
     })
     .await;
     let delete = root(&cancellation);
+    assert_ne!(
+        delete.trace_id,
+        hex_bytes(client_trace),
+        "the client's trace id was taken"
+    );
     assert_eq!(delete.attribute("path"), Some(path.as_str()), "{delete:?}");
     assert_links(&cancellation, delete);
+}
+
+/// `hex` as bytes.
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }

@@ -143,7 +143,7 @@ impl App {
         if let Some(cors) = limits.cors()? {
             router = router.layer(cors);
         }
-        server.routes_with_own_fallback(router);
+        server.edge_routes(router);
         tracing::info!(routes = ?config.routes, limits = ?config.limits, "gateway routes");
         Ok((server, management))
     }
@@ -176,9 +176,9 @@ async fn observe(service: &'static str, mut req: Request, next: Next) -> Respons
     response
 }
 
-/// The upstream's request span becomes a child of the gateway's (`traceparent`, replacing the
-/// client's, which the gateway's span continues). Without traces kept, the client's passes
-/// through untouched.
+/// The upstream's request span becomes a child of the gateway's (`traceparent`). A client's own
+/// trace headers never get this far ([`hifive_common::Server::edge_routes`]); without traces
+/// kept, the upstream gets none.
 fn continue_trace_upstream(req: &mut Request) {
     let Some(traceparent) = hifive_common::telemetry::traceparent() else {
         return;

@@ -70,11 +70,17 @@ impl Server {
         self.router = crate::http::layers(router);
     }
 
-    /// Like [`Server::routes`], keeping the router's own fallback (with the layers it was
-    /// given: a fallback set afterwards would go without them), e.g. the gateway's.
-    pub fn routes_with_own_fallback(&mut self, router: Router) {
+    /// The routes of the public edge (the gateway): like [`Server::routes`], keeping the
+    /// router's own fallback (with the layers it was given: a fallback set afterwards would go
+    /// without them), and ignoring a client's trace context: `traceparent` and `tracestate`
+    /// are dropped before the request's span is made, so every request from outside starts a
+    /// trace of its own — a client neither picks its trace id nor turns sampling off — and
+    /// nothing of a client's reaches the services.
+    pub fn edge_routes(&mut self, router: Router) {
         let router = router.layer(axum::extract::DefaultBodyLimit::max(self.max_body_bytes));
-        self.router = crate::http::layers_keeping_fallback(router);
+        self.router = crate::http::layers_keeping_fallback(router).layer(
+            axum::middleware::map_request(crate::telemetry::forget_trace),
+        );
     }
 
     /// Serves until a signal or [`Server::shutdown_token`] is cancelled, then stops within

@@ -79,7 +79,7 @@ impl Telemetry {
 /// (the exporter's blocking HTTP client must not be created inside one).
 pub fn init(service: &'static str) -> anyhow::Result<Telemetry> {
     let format = LogFormat::from_env()?;
-    let provider = tracer_provider(service)?;
+    let provider = tracer_provider(service, otlp_endpoint()?)?;
     let lines = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_target(false)
@@ -104,17 +104,54 @@ fn not_trace_only() -> FilterFn {
     FilterFn::new(|meta| !(meta.is_span() && meta.target() == TRACE_ONLY_TARGET))
 }
 
-/// The OTLP/HTTP exporter, if `OTEL_EXPORTER_OTLP_ENDPOINT` says where to (the exporter reads
-/// it, and the other `OTEL_EXPORTER_OTLP_*` settings, itself; spans go to `{endpoint}/v1/traces`).
-fn tracer_provider(service: &'static str) -> anyhow::Result<Option<SdkTracerProvider>> {
-    match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref() {
-        Err(_) | Ok("") => return Ok(None),
-        Ok(_) => {}
+/// Where spans go: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the whole URL) or
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL, spans go to `{endpoint}/v1/traces`); neither (or
+/// empty) exports nothing. The exporter reads them, and the other `OTEL_EXPORTER_OTLP_*`
+/// settings, itself; they are read here only to decide and to check them.
+fn otlp_endpoint() -> anyhow::Result<Option<String>> {
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        match std::env::var(name) {
+            Ok(url) if !url.is_empty() => {
+                return check_endpoint(&url)
+                    .with_context(|| format!("{name}={url:?}"))
+                    .map(Some);
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// An OTLP/HTTP endpoint this build can send to: `http://host[:port][/path]`. The exporter
+/// would quietly fall back to `http://localhost:4318` on a URL it cannot parse, and this build
+/// has no TLS: both are refused at start rather than losing every span.
+fn check_endpoint(url: &str) -> anyhow::Result<String> {
+    let uri: axum::http::Uri = url.parse().context("not a URL")?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(url.to_owned()),
+        Some("https") => bail!(
+            "https is not supported by this build: export over http to a collector near the \
+             service (a sidecar or one in the cluster), which may forward over TLS"
+        ),
+        _ => bail!("must be http://host[:port][/path]"),
+    }
+}
+
+/// The OTLP/HTTP exporter, if there is an endpoint to export to ([`otlp_endpoint`]).
+fn tracer_provider(
+    service: &'static str,
+    endpoint: Option<String>,
+) -> anyhow::Result<Option<SdkTracerProvider>> {
+    if endpoint.is_none() {
+        return Ok(None);
     }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
-        .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter")?;
+        .context("cannot build the OTLP exporter")?;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name(service).build())
@@ -156,6 +193,14 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
         span.record("trace_id", trace.trace_id().to_string());
         span.record("span_id", trace.span_id().to_string());
     }
+}
+
+/// Drops a request's W3C trace context (`traceparent`, `tracestate`): at the public edge, a
+/// client's is not trusted (see [`crate::Server::edge_routes`]).
+pub async fn forget_trace(mut req: axum::extract::Request) -> axum::extract::Request {
+    req.headers_mut().remove(TRACEPARENT);
+    req.headers_mut().remove("tracestate");
+    req
 }
 
 /// The JSON lines: the event's fields at the top level (`message`, ...), `level`,
@@ -296,6 +341,30 @@ mod tests {
             format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span_id}-01")
         );
         assert_ne!(span_id, "00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn only_an_http_endpoint_is_taken() {
+        for good in [
+            "http://127.0.0.1:4318",
+            "http://otel-collector.monitoring:4318/",
+        ] {
+            assert_eq!(check_endpoint(good).unwrap(), good);
+        }
+        for bad in [
+            "otel-collector:4318",
+            "https://collector:4318",
+            "http://",
+            "",
+            "x y",
+        ] {
+            assert!(check_endpoint(bad).is_err(), "{bad:?} taken");
+        }
+    }
+
+    #[test]
+    fn nothing_is_exported_without_an_endpoint() {
+        assert!(tracer_provider("test", None).unwrap().is_none());
     }
 
     #[test]

@@ -42,23 +42,24 @@ macro_rules! create_outbox {
 }
 
 /// `outbox.traceparent` (the W3C trace context of the span that wrote the event, handed on in
-/// the record's header) in a database created before it: Postgres says `IF NOT EXISTS`,
-/// SQLite has no such clause, so its columns are looked at first.
+/// the record's header) in a database created before it. The columns are looked at first, so
+/// the `ALTER` (which locks the table against every insert while it waits) runs only once, on
+/// the first start after the upgrade.
 async fn add_traceparent(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
 ) -> Result<(), sqlx::Error> {
-    if backend == Backend::Postgres {
-        sqlx::query("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent TEXT")
-            .execute(&mut **tx)
-            .await?;
-        return Ok(());
-    }
-    let present: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'traceparent'",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    let columns = match backend {
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'outbox' \
+             AND column_name = 'traceparent'"
+        }
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'traceparent'"
+        }
+    };
+    let present: i64 = sqlx::query_scalar(columns).fetch_one(&mut **tx).await?;
     if present == 0 {
         sqlx::query("ALTER TABLE outbox ADD COLUMN traceparent TEXT")
             .execute(&mut **tx)

@@ -72,9 +72,20 @@ pub fn layers_keeping_fallback(router: Router) -> Router {
     )
 }
 
+/// Paths polled by orchestrators and Prometheus: no span, so no trace of their own.
+const PROBES: &[&str] = &[
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/metrics",
+];
+
 /// The "http" span of a request: a child of the caller's span when the request carries a W3C
-/// `traceparent` (see [`crate::telemetry`]).
+/// `traceparent` (see [`crate::telemetry`]). Probes ([`PROBES`]) get none.
 fn request_span(req: &Request) -> tracing::Span {
+    if PROBES.contains(&req.uri().path()) {
+        return tracing::Span::none();
+    }
     let span = tracing::info_span!(
         "http",
         method = %req.method(),
