@@ -1,0 +1,129 @@
+import { expect, test } from '@playwright/test'
+import { expectNotReloaded, freshRooms, mark, service, shot, signIn, tokenOf, visitor } from './helpers'
+
+// The issue's scenario, as people do it in a browser: a room manager registers two rooms;
+// a customer books one and follows it to ASSIGNED; someone else watches the board turn FULL
+// and back to EMPTY live; with pay stopped the booking is retried (same Idempotency-Key)
+// and succeeds once pay is back, with one booking, not two; another customer sees none of it.
+test('register, book, follow, watch, cancel, retry while pay is down, privacy', async ({ browser, request }) => {
+  const [r1, r2] = freshRooms()
+
+  // A room manager signs in through the issuer's form and registers two rooms.
+  const manager = await signIn(browser, 'boss', 'Room manager')
+  await manager.page.getByRole('link', { name: 'Manage' }).click()
+  await expect(manager.page.getByRole('heading', { name: 'Register a room' })).toBeVisible()
+  for (const n of [r1, r2]) {
+    await manager.page.getByLabel('Room number').fill(String(n))
+    await manager.page.getByRole('button', { name: 'Register room' }).click()
+    await expect(manager.page.getByTestId('register-message')).toHaveText(`Room ${n} is registered.`)
+  }
+  await expect(manager.page.getByTestId('health-panel').getByTestId('health-conference')).toBeVisible()
+  await shot(manager.page, 'manager-registered-rooms')
+
+  // Someone not signed in, on a phone-sized screen, watches the board.
+  const watcher = await visitor(browser, { width: 375, height: 812 })
+  const watchedRoom = (n: number) => watcher.page.getByTestId(`room-${n}`)
+  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'EMPTY')
+  await expect(watchedRoom(r2)).toHaveAttribute('data-status', 'EMPTY')
+  await expect(watcher.page.getByTestId('live-indicator')).toHaveAttribute('data-state', 'live')
+  await mark(watcher.page)
+  await shot(watcher.page, 'watcher-board-empty')
+
+  // A customer books room 1 and sees it become ASSIGNED without reloading.
+  const alice = await signIn(browser, `alice-${r1}`, 'Customer')
+  await mark(alice.page)
+  const book1 = alice.page.getByRole('button', { name: `Book room ${r1}` })
+  await expect(book1).toBeEnabled()
+  await book1.click()
+  await expect(alice.page).toHaveURL(/#\/bookings\/\d+$/)
+  const firstId = Number(/#\/bookings\/(\d+)$/.exec(alice.page.url())![1])
+  await expect(alice.page.getByTestId('booking-status')).toHaveText('ASSIGNED')
+  await expect(alice.page.getByTestId('booking-payment')).toContainText('PAID')
+  await expectNotReloaded(alice.page)
+  await shot(alice.page, 'customer-booking-assigned')
+
+  // The watcher's board turned FULL live.
+  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'FULL')
+  await expect(watchedRoom(r1).getByTestId('room-used')).toHaveText('Used 1 time')
+  await expect(watcher.page.getByTestId('notifications')).toContainText(`Room ${r1} is assigned to conference ${firstId}.`)
+  await expectNotReloaded(watcher.page)
+  await shot(watcher.page, 'watcher-board-full')
+
+  // The customer cancels (and confirms); both see the room EMPTY again.
+  await alice.page.getByRole('button', { name: `Cancel booking ${firstId}` }).click()
+  await alice.page.getByRole('button', { name: 'Yes, cancel it' }).click()
+  await expect(alice.page.getByTestId('booking-status')).toHaveText('CANCELED')
+  await expect(alice.page.getByTestId('booking-payment')).toContainText('CANCELED')
+  await shot(alice.page, 'customer-booking-canceled')
+  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'EMPTY')
+  await alice.page.getByRole('link', { name: 'Rooms' }).click()
+  await expect(alice.page.getByTestId(`room-${r1}`)).toHaveAttribute('data-status', 'EMPTY')
+  await expectNotReloaded(watcher.page)
+  await shot(watcher.page, 'watcher-board-empty-again')
+
+  // Pay stops: booking room 2 shows the retry message, and succeeds once pay is back.
+  let secondId = 0
+  service('pay', 'stop')
+  try {
+    await alice.page.getByRole('button', { name: `Book room ${r2}` }).click()
+    await expect(alice.page.getByTestId('retry-status')).toContainText(/trying again in \d+ s/)
+    await expect(alice.page.getByTestId('retry-status')).toContainText(/Payments are/)
+    await shot(alice.page, 'customer-retrying-pay-down')
+  } finally {
+    service('pay', 'start')
+  }
+  await expect(alice.page).toHaveURL(/#\/bookings\/\d+$/, { timeout: 90_000 })
+  secondId = Number(/#\/bookings\/(\d+)$/.exec(alice.page.url())![1])
+  await expect(alice.page.getByTestId('booking-room')).toHaveText(String(r2))
+  await expect(alice.page.getByTestId('booking-status')).toHaveText('ASSIGNED')
+  await expectNotReloaded(alice.page)
+  await shot(alice.page, 'customer-booking-assigned-after-retry')
+  await expect(watchedRoom(r2)).toHaveAttribute('data-status', 'FULL')
+
+  // Exactly one booking of room 2: in the page's list ...
+  await alice.page.getByRole('link', { name: 'My bookings' }).click()
+  await expect(alice.page.getByTestId(`booking-row-${secondId}`)).toHaveAttribute('data-status', 'ASSIGNED')
+  await expect(alice.page.getByTestId(`booking-row-${firstId}`)).toHaveAttribute('data-status', 'CANCELED')
+  await expect(alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"]`)).toHaveCount(1)
+  await shot(alice.page, 'customer-my-bookings')
+
+  // ... and through the API, with the page's own token (failed attempts were never charged).
+  const aliceToken = await tokenOf(alice.page)
+  const mine = await request.get('/conferences?size=1000', { headers: { Authorization: `Bearer ${aliceToken}` } })
+  expect(mine.status()).toBe(200)
+  const bookings = ((await mine.json())._embedded?.conferences ?? []) as { conferenceId: number; roomNumber: number; status: string }[]
+  const ofRoom2 = bookings.filter((b) => b.roomNumber === r2 && b.status !== 'FAILED')
+  expect(ofRoom2.map((b) => [b.conferenceId, b.status])).toEqual([[secondId, 'ASSIGNED']])
+  const pays = await request.get('/pays?size=1000', { headers: { Authorization: `Bearer ${aliceToken}` } })
+  const payments = ((await pays.json())._embedded?.pays ?? []) as { conferenceId: number; status: string }[]
+  expect(payments.filter((p) => p.conferenceId === secondId).map((p) => p.status)).toEqual(['PAID'])
+
+  // Another customer sees none of it.
+  const bob = await signIn(browser, `bob-${r1}`, 'Customer')
+  await bob.page.getByRole('link', { name: 'My bookings' }).click()
+  await expect(bob.page.getByTestId('my-bookings')).toContainText('No bookings yet.')
+  await expect(bob.page.getByTestId(`booking-row-${secondId}`)).toHaveCount(0)
+  await bob.page.goto(`/#/bookings/${secondId}`)
+  await expect(bob.page.getByTestId('booking-problem')).toContainText('does not exist, or it is not yours')
+  await shot(bob.page, 'other-customer-sees-nothing')
+
+  // The manager sees every booking and payment, and the feed.
+  await manager.page.reload()
+  await expect(manager.page.getByTestId('all-bookings')).toBeVisible()
+  await expect(manager.page.getByTestId('notifications')).toContainText(`Room ${r2} is assigned to conference ${secondId}.`)
+  await shot(manager.page, 'manager-overview')
+
+  for (const p of [manager, watcher, alice, bob]) await p.context.close()
+})
+
+test('a token the API refuses ends the session with a clear message', async ({ browser }) => {
+  const person = await visitor(browser)
+  // A well-formed token with a bad signature: the API answers 401.
+  const payload = Buffer.from(JSON.stringify({ sub: 'mallory', role: 'customer', exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url')
+  await person.page.evaluate((t) => sessionStorage.setItem('hifive.token', t), `eyJhbGciOiJFZERTQSJ9.${payload}.AAAA`)
+  await person.page.goto('/#/mine')
+  await person.page.reload()
+  await expect(person.page.getByTestId('session-ended')).toContainText('Your session has ended — sign in again')
+  await shot(person.page, 'session-ended')
+  await person.context.close()
+})
