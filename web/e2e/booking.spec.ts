@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { expectNotReloaded, freshRooms, mark, service, shot, signIn, tokenOf, visitor } from './helpers'
+import { expectNotReloaded, freshRooms, mark, nav, service, shot, signIn, tokenOf, visitor } from './helpers'
 
 // The issue's scenario, as people do it in a browser: a room manager registers two rooms;
 // a customer books one and follows it to ASSIGNED; someone else watches the board turn FULL
@@ -10,7 +10,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
 
   // A room manager signs in through the issuer's form and registers two rooms.
   const manager = await signIn(browser, 'boss', 'Room manager')
-  await manager.page.getByRole('link', { name: 'Manage' }).click()
+  await nav(manager.page, 'Manage').click()
   await expect(manager.page.getByRole('heading', { name: 'Register a room' })).toBeVisible()
   for (const n of [r1, r2]) {
     await manager.page.getByLabel('Room number').fill(String(n))
@@ -56,7 +56,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(alice.page.getByTestId('booking-payment')).toContainText('CANCELED')
   await shot(alice.page, 'customer-booking-canceled')
   await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'EMPTY')
-  await alice.page.getByRole('link', { name: 'Rooms' }).click()
+  await nav(alice.page, 'Rooms').click()
   await expect(alice.page.getByTestId(`room-${r1}`)).toHaveAttribute('data-status', 'EMPTY')
   await expectNotReloaded(watcher.page)
   await shot(watcher.page, 'watcher-board-empty-again')
@@ -81,7 +81,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(watchedRoom(r2)).toHaveAttribute('data-status', 'FULL')
 
   // Exactly one booking of room 2: in the page's list ...
-  await alice.page.getByRole('link', { name: 'My bookings' }).click()
+  await nav(alice.page, 'My bookings').click()
   await expect(alice.page.getByTestId(`booking-row-${secondId}`)).toHaveAttribute('data-status', 'ASSIGNED')
   await expect(alice.page.getByTestId(`booking-row-${firstId}`)).toHaveAttribute('data-status', 'CANCELED')
   await expect(alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"]`)).toHaveCount(1)
@@ -100,7 +100,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
 
   // Another customer sees none of it.
   const bob = await signIn(browser, `bob-${r1}`, 'Customer')
-  await bob.page.getByRole('link', { name: 'My bookings' }).click()
+  await nav(bob.page, 'My bookings').click()
   await expect(bob.page.getByTestId('my-bookings')).toContainText('No bookings yet.')
   await expect(bob.page.getByTestId(`booking-row-${secondId}`)).toHaveCount(0)
   await bob.page.goto(`/#/bookings/${secondId}`)

@@ -71,3 +71,8 @@ export function freshRooms(): [number, number] {
   const base = (Math.floor(Date.now() / 1000) % 100_000_000) * 10
   return [base + 1, base + 2]
 }
+
+/** A link of the page's main navigation. */
+export function nav(page: Page, name: 'Rooms' | 'My bookings' | 'Manage') {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name })
+}
