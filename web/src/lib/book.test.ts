@@ -48,8 +48,11 @@ describe('booking a room through the page', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(bookingAttempt.phase).toBe('waiting')
     expect(bookingAttempt.message).toMatch(/^Payments are unavailable.* — trying again in 3 s$/)
+    const spoken = bookingAttempt.announcement
+    expect(spoken).toBe(bookingAttempt.message)
     await vi.advanceTimersByTimeAsync(1000)
     expect(bookingAttempt.message).toMatch(/trying again in 2 s$/)
+    expect(bookingAttempt.announcement, 'a countdown is not read out each second').toBe(spoken)
     await vi.advanceTimersByTimeAsync(2000)
     expect(bookingAttempt.message).toBe('Payments are busy; nothing was booked or charged — trying again in 2 s')
     await vi.advanceTimersByTimeAsync(2000)

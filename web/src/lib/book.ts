@@ -15,6 +15,8 @@ export const bookingAttempt = reactive({
   key: '',
   attempts: 0,
   message: '',
+  /** What screen readers hear: the message, but not each second of a countdown. */
+  announcement: '',
   problem: null as ApiProblem | null,
   booking: null as Booking | null,
 })
@@ -26,7 +28,8 @@ export async function book(roomNumber: number): Promise<Booking | null> {
   controller?.abort()
   controller = new AbortController()
   const key = newIdempotencyKey()
-  Object.assign(bookingAttempt, { phase: 'sending', roomNumber, key, attempts: 0, message: `Booking room ${roomNumber}…`, problem: null, booking: null })
+  let announced = ''
+  Object.assign(bookingAttempt, { phase: 'sending', roomNumber, key, attempts: 0, message: `Booking room ${roomNumber}…`, announcement: '', problem: null, booking: null })
   try {
     const outcome: Outcome<Booking> = await withRetry(
       async (n) => {
@@ -41,9 +44,14 @@ export async function book(roomNumber: number): Promise<Booking | null> {
       {
         signal: controller.signal,
         onWait: (problem, left) => {
+          const explained = explain(problem)
           bookingAttempt.phase = 'waiting'
           bookingAttempt.problem = problem
-          bookingAttempt.message = explain(problem).message(left)
+          bookingAttempt.message = explained.message(left)
+          if (problem.code !== announced) {
+            announced = problem.code
+            bookingAttempt.announcement = bookingAttempt.message
+          }
         },
       },
     )
