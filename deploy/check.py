@@ -27,6 +27,10 @@ OPTIONAL = {
     "KAFKA_GROUP_INSTANCE_ID": "Deployments use dynamic membership (real Kafka rebalances)",
     "CONSUMER_ADMIN_ENABLED": "consumer fault injection for tests, off in production",
     "SERVICE_TOKEN_SECRET": "only conference and pay use it, from the hifive-service Secret (checked below)",
+    "WEB_DIR": "the web page is served only where the image carries it (script/server builds it)",
+    "WEB_OIDC_ISSUER": "the web page's sign-in, with WEB_DIR",
+    "WEB_OIDC_CLIENT_ID": "the web page's sign-in, with WEB_DIR (default hifive-web)",
+    "WEB_OIDC_SCOPE": "the web page's sign-in, with WEB_DIR (default openid)",
 }
 NEEDS_SERVICE_SECRET = {"conference", "pay"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -49,6 +53,8 @@ def env_read(crate):
             text += (ROOT / "hifive-common" / "src" / name).read_text()
     elif "ServerConfig::from_env" in text:
         text += (ROOT / "hifive-common" / "src" / "config.rs").read_text()
+        if "AuthConfig::from_env" in text:  # the gateway's /system/health checks tokens
+            text += (ROOT / "hifive-common" / "src" / "auth" / "mod.rs").read_text()
     names = {a or b for a, b in ENV_READ.findall(text)}
     if "CommonConfig::from_env" in text:
         names.add("DATABASE_URL")
@@ -183,7 +189,7 @@ def main(rendered, compose_file):
         env = (compose.get(service) or {}).get("environment", {})
         check(len(str(env.get("SERVICE_TOKEN_SECRET", ""))) >= 32,
               f"compose: {service} needs SERVICE_TOKEN_SECRET (32 characters or more)")
-    for service in ["conference", "pay", "room"]:
+    for service in ["conference", "pay", "room", "gateway"]:
         env = (compose.get(service) or {}).get("environment", {})
         check(env.get("AUTH_JWKS_URL") and env.get("AUTH_ISSUER"),
               f"compose: {service} needs AUTH_JWKS_URL and AUTH_ISSUER")

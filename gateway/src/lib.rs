@@ -9,6 +9,8 @@ pub mod limits;
 pub mod management;
 pub mod openapi;
 pub mod public_api;
+pub mod system;
+pub mod web;
 
 use std::time::Duration;
 
@@ -21,12 +23,17 @@ use axum::{
 };
 use axum_reverse_proxy::{BalancedProxy, ProxyError, ProxyPolicy};
 use hifive_common::{
-    AppError, Server, ServerConfig,
+    AppError, Auth, Server, ServerConfig,
+    auth::AuthConfig,
     config::{env_millis, env_or, env_parse},
     http::process_health_routes,
 };
 
-use crate::limits::{Limits, RateLimit};
+use crate::{
+    limits::{Limits, RateLimit},
+    system::SystemHealth,
+    web::WebConfig,
+};
 
 /// Where one path prefix goes: one or more instances of a service (round robin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +52,10 @@ pub struct Config {
     pub limits: Limits,
     /// `MANAGEMENT_PORT`: where `GET /metrics` is served (default 9088; 0 picks a free one).
     pub management_port: u16,
+    /// The services' `AUTH_*` settings: `GET /system/health` is for room managers.
+    pub auth: AuthConfig,
+    /// `WEB_DIR`, `WEB_OIDC_*`: the web page.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -60,6 +71,12 @@ impl Config {
             upstream_timeout: env_millis("UPSTREAM_TIMEOUT_MS", 30_000)?,
             limits: Limits::from_env()?,
             management_port: env_parse("MANAGEMENT_PORT", 9088)?,
+            auth: {
+                let auth = AuthConfig::from_env()?;
+                auth.ensure_users()?;
+                auth
+            },
+            web: WebConfig::from_env()?,
         })
     }
 }
@@ -99,23 +116,14 @@ impl App {
         let mut server = Server::bind(&config.server).await?;
         let management =
             management::start(&mut server, config.server.host, config.management_port).await?;
-        let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
-        let mut router = Router::new();
-        for route in &config.routes {
-            let targets: Vec<String> = route
-                .upstreams
-                .iter()
-                .map(|u| format!("{u}{}", route.prefix))
-                .collect();
-            anyhow::ensure!(!targets.is_empty(), "no upstream for {}", route.prefix);
-            let proxy =
-                BalancedProxy::new(route.prefix.to_owned(), targets).with_policy(policy.clone());
-            let service = route.service;
-            let proxied: Router = Router::from(proxy).layer(axum::middleware::from_fn(
-                move |req: Request, next: Next| observe(service, req, next),
-            ));
-            router = router.merge(proxied);
-        }
+        let auth = Auth::new(config.auth.clone());
+        server.spawn({
+            let auth = auth.clone();
+            move |shutdown| auth.refresh_keys(shutdown)
+        });
+        let router = proxies(&config)?
+            .merge(SystemHealth::new(&config.routes)?.routes(auth))
+            .merge(config.web.routes()?);
         let limits = &config.limits;
         let max_body = limits.max_body_bytes;
         let docs = openapi::Docs::new(&config.routes, config.upstream_timeout)?;
@@ -144,9 +152,31 @@ impl App {
             router = router.layer(cors);
         }
         server.edge_routes(router);
-        tracing::info!(routes = ?config.routes, limits = ?config.limits, "gateway routes");
+        tracing::info!(routes = ?config.routes, limits = ?config.limits, web = ?config.web, "gateway routes");
         Ok((server, management))
     }
+}
+
+/// A reverse proxy for each route of the table (round robin over its instances).
+fn proxies(config: &Config) -> anyhow::Result<Router> {
+    let policy = ProxyPolicy::new().with_upstream_timeout(config.upstream_timeout);
+    let mut router = Router::new();
+    for route in &config.routes {
+        let targets: Vec<String> = route
+            .upstreams
+            .iter()
+            .map(|u| format!("{u}{}", route.prefix))
+            .collect();
+        anyhow::ensure!(!targets.is_empty(), "no upstream for {}", route.prefix);
+        let proxy =
+            BalancedProxy::new(route.prefix.to_owned(), targets).with_policy(policy.clone());
+        let service = route.service;
+        let proxied: Router = Router::from(proxy).layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| observe(service, req, next),
+        ));
+        router = router.merge(proxied);
+    }
+    Ok(router)
 }
 
 /// Logs every routed request with its request id and, for bookings, its conference id (from

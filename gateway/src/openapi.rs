@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: the public API as one OpenAPI 3.1 document, merged from the
-//! services' own (`GET /openapi.json` on each), keeping only what [`public_api`] routes.
+//! services' own (`GET /openapi.json` on each), keeping only what [`public_api`] routes, and
+//! the gateway's own operations (this document, `/system/health`; not the web page).
 //!
 //! Fetched and merged when asked, then cached for [`FRESH`]: each service's document stays
 //! generated from its own handlers (nothing to rebuild here when a service changes), the
@@ -130,6 +131,7 @@ pub fn merged(docs: &[Value]) -> Value {
     });
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         paths.insert("/openapi.json".into(), this_document());
+        paths.insert("/system/health".into(), system_health());
     }
     doc
 }
@@ -159,6 +161,42 @@ fn this_document() -> Value {
     }})
 }
 
+/// `GET /system/health` ([`crate::system`]).
+fn system_health() -> Value {
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let retry = json!({"Retry-After": {"description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 0}}});
+    let challenge = json!({"WWW-Authenticate": {"description": "Bearer challenge (RFC 6750).",
+        "schema": {"type": "string"}}});
+    let service = json!({
+        "type": "object",
+        "required": ["name", "url", "ready", "health", "error"],
+        "properties": {
+            "name": {"type": "string", "description": "The service: conference, pay, room, customer-center."},
+            "url": {"type": "string", "description": "The instance's base URL."},
+            "ready": {"type": "boolean", "description": "Its /health/ready answered 200."},
+            "health": {"type": ["object", "null"], "description": "What its /health/ready answered: status and components (kafka lag and stall, outbox, conference's payCircuitBreaker and sagaAdmission); null if it did not answer JSON."},
+            "error": {"type": ["string", "null"], "description": "Why it is not ready, if it is not."},
+        },
+    });
+    json!({"get": {
+        "tags": ["system"],
+        "operationId": "getSystemHealth",
+        "summary": "Every service instance's readiness and health components (room managers).",
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "Each instance behind the gateway, asked at once with a short timeout.",
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["services"],
+                    "properties": {"services": {"type": "array", "items": service}}}}}},
+            "401": {"description": "No token, or a bad one.", "content": error, "headers": challenge},
+            "403": {"description": "Not a room manager.", "content": error},
+            "429": {"description": "Over the rate limit of this client.", "content": error, "headers": retry},
+            "503": {"description": "The issuer's keys cannot be fetched to check the token.", "content": error, "headers": retry},
+        }
+    }})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +214,7 @@ mod tests {
             ("GET", "/openapi.json"),
             ("GET", "/pays"),
             ("GET", "/pays/{id}"),
+            ("GET", "/system/health"),
         ];
         assert_eq!(
             found,

@@ -36,6 +36,21 @@ pub const PUBLIC: &[(Pattern, &[Method])] = &[
     ("/notifications/stream", &[Method::GET]),
     // The merged OpenAPI document (the gateway's own, [`crate::openapi`]).
     ("/openapi.json", &[Method::GET]),
+    // Every service's readiness, for room managers (the gateway's own, [`crate::system`]).
+    ("/system/health", &[Method::GET]),
+];
+
+/// The web page's paths ([`crate::web`]; `404` without `WEB_DIR`): let through and labelled
+/// in the metrics like the API, but not part of it (not in the OpenAPI document).
+pub const PAGE: &[(Pattern, &[Method])] = &[
+    ("/", &[Method::GET]),
+    ("/config.json", &[Method::GET]),
+    ("/assets/*", &[Method::GET]),
+    ("/favicon.ico", &[Method::GET]),
+    ("/favicon.svg", &[Method::GET]),
+    ("/favicon.png", &[Method::GET]),
+    ("/robots.txt", &[Method::GET]),
+    ("/manifest.webmanifest", &[Method::GET]),
 ];
 
 /// Segments that are never routed, whatever the pattern (internal and operator paths).
@@ -74,7 +89,7 @@ pub fn judge(method: &Method, path: &str) -> Verdict {
     };
     let mut allowed: Vec<Method> = Vec::new();
     let mut pass = None;
-    for (pattern, methods) in PUBLIC {
+    for (pattern, methods) in PUBLIC.iter().chain(PAGE) {
         if matches(pattern, path) {
             allowed.extend(methods.iter().cloned());
             if methods.contains(as_get(method)) {
@@ -123,6 +138,14 @@ pub async fn only_public(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (mut response, route) = match judge(req.method(), path) {
+        // A page path with no page (no `WEB_DIR`) keeps the fallback's label.
+        Verdict::Pass(pattern) if PAGE.iter().any(|(p, _)| *p == pattern) => {
+            let response = next.run(req).await;
+            if response.extensions().get::<RouteLabel>().is_some() {
+                return response;
+            }
+            (response, template(pattern))
+        }
         Verdict::Pass(pattern) => (next.run(req).await, template(pattern)),
         Verdict::Unknown => {
             crate::refused("not_public");
@@ -199,8 +222,11 @@ mod tests {
                 "/rooms/health",
                 "/conferences/../pays/room_applied",
                 "/PAYS/room_applied",
-                "/",
                 "/elsewhere",
+                "/assets",
+                "/assets/a/b.js",
+                "/assets/admin",
+                "/index.html",
             ] {
                 assert!(
                     !matches!(judge(&method, path), Verdict::Pass(_)),
@@ -209,6 +235,24 @@ mod tests {
             }
         }
         assert_eq!(judge(&Method::POST, "/pays/room_applied"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn the_page_is_read_only_and_not_in_the_api_table() {
+        assert_eq!(judge(&Method::GET, "/"), Verdict::Pass("/"));
+        assert_eq!(
+            judge(&Method::GET, "/assets/index-Ab12.js"),
+            Verdict::Pass("/assets/*")
+        );
+        assert_eq!(
+            judge(&Method::HEAD, "/config.json"),
+            Verdict::Pass("/config.json")
+        );
+        assert_eq!(
+            judge(&Method::POST, "/"),
+            Verdict::WrongMethod(vec![Method::GET])
+        );
+        assert!(PAGE.iter().all(|(p, _)| PUBLIC.iter().all(|(q, _)| p != q)));
     }
 
     #[test]

@@ -51,6 +51,8 @@ async fn metrics_are_on_the_management_port_only_and_count_routes_upstreams_and_
             ..Limits::from_env().unwrap()
         },
         management_port: 0,
+        auth: hifive_common::auth::AuthConfig::off(),
+        web: gateway::web::WebConfig::default(),
     };
     let (server, management) = App::build_with_management(config).await.unwrap();
     let public = server.local_addr();

@@ -3,9 +3,9 @@
 
 //!
 //! Without its default feature `service` (the gateway), it is only HTTP serving: no Kafka
-//! client, no database driver, no token checks.
+//! client, no database driver; with `auth` alone, bearer-token checks.
 
-#[cfg(feature = "service")]
+#[cfg(feature = "auth")]
 pub mod auth;
 pub mod config;
 #[cfg(feature = "service")]
@@ -25,7 +25,7 @@ pub mod telemetry;
 #[cfg(feature = "service")]
 pub mod wiring;
 
-#[cfg(feature = "service")]
+#[cfg(feature = "auth")]
 pub use auth::{Auth, Caller, Role, Scope};
 pub use config::ServerConfig;
 #[cfg(feature = "service")]

@@ -13,11 +13,14 @@ use std::{
 
 use anyhow::Context;
 use axum::{Json, Router, routing::get};
+use hifive_common::config::{env_or, env_parse};
 use jsonwebtoken::{
     Algorithm, EncodingKey, Header,
     jwk::{Jwk, JwkSet},
 };
 use serde_json::{Value, json};
+
+use crate::oauth::OAuth;
 
 /// The `iss` of the development issuer's tokens (`AUTH_ISSUER` of the local services).
 pub const ISSUER: &str = "hifive-dev";
@@ -97,20 +100,38 @@ impl DevIssuer {
         jsonwebtoken::encode(&header, claims, &self.key).unwrap_or_default()
     }
 
-    /// `GET /.well-known/jwks.json` and a minimal OpenID discovery document.
-    pub fn router(&self, base_url: &str) -> Router {
+    /// `GET /.well-known/jwks.json`, the OpenID discovery document, and the authorization
+    /// code flow with PKCE ([`crate::oauth`]) for pages on `redirect_origins`.
+    pub fn router(&self, base_url: &str, redirect_origins: Vec<String>) -> Router {
+        self.router_with(base_url, OAuth::new(self.clone(), redirect_origins))
+    }
+
+    /// [`DevIssuer::router`] with the sign-in of `oauth`.
+    pub fn router_with(&self, base_url: &str, oauth: OAuth) -> Router {
         let jwks = serde_json::to_value(self.jwks()).unwrap_or_default();
         let discovery = json!({
             "issuer": ISSUER,
             "jwks_uri": format!("{base_url}{JWKS_PATH}"),
+            "authorization_endpoint": format!("{base_url}/authorize"),
+            "token_endpoint": format!("{base_url}/token"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": ["openid"],
+            "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
         });
-        Router::new()
+        let published = Router::new()
             .route(JWKS_PATH, get(move || async move { Json(jwks) }))
             .route(
                 "/.well-known/openid-configuration",
                 get(move || async move { Json(discovery) }),
             )
+            .layer(oauth.cors());
+        Router::new()
+            .merge(published)
+            .merge(oauth.router())
             .route(
                 "/health/ready",
                 get(|| async { Json(json!({"status": "UP"})) }),
@@ -120,6 +141,20 @@ impl DevIssuer {
                 get(|| async { Json(json!({"status": "UP"})) }),
             )
     }
+}
+
+/// `ISSUER_REDIRECT_ORIGINS` (comma-separated), or the local gateway's origins
+/// (`http://127.0.0.1:$GATEWAY_PORT`, `http://localhost:$GATEWAY_PORT`).
+pub fn redirect_origins_from_env() -> anyhow::Result<Vec<String>> {
+    let listed = env_or("ISSUER_REDIRECT_ORIGINS", "");
+    if !listed.trim().is_empty() {
+        return Ok(listed.split(',').map(|o| o.trim().to_owned()).collect());
+    }
+    let gateway: u16 = env_parse("GATEWAY_PORT", 8088)?;
+    Ok(vec![
+        format!("http://127.0.0.1:{gateway}"),
+        format!("http://localhost:{gateway}"),
+    ])
 }
 
 /// The service secret in `dir`, made on first use.
@@ -134,7 +169,12 @@ pub async fn serve(dir: PathBuf, host: std::net::IpAddr, port: u16) -> anyhow::R
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
-    let app = issuer.router(&format!("http://{host}:{port}"));
+    let origins = redirect_origins_from_env()?;
+    tracing::info!(
+        ?origins,
+        "sign-in page: redirect URIs allowed on these origins"
+    );
+    let app = issuer.router(&format!("http://{host}:{port}"), origins);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -225,7 +265,7 @@ mod tests {
         let issuer = DevIssuer::load_or_create(&dir).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = issuer.router(&base);
+        let app = issuer.router(&base, Vec::new());
         tokio::spawn(async move { axum::serve(listener, app).await });
         let auth = Auth::new(AuthConfig::jwt(&format!("{base}{JWKS_PATH}"), ISSUER));
 
