@@ -76,7 +76,13 @@ pub async fn up() -> anyhow::Result<i32> {
     let gateway_port: u16 = env_parse("GATEWAY_PORT", 8088)?;
     let management_port: u16 = env_parse("MANAGEMENT_PORT", 9088)?;
     let ports = (gateway_port, management_port);
-    start_gateway(&supervisor, &bin_dir, &common_env, &upstreams, ports)?;
+    let mut gateway_env = common_env.clone();
+    if std::env::var_os("WEB_OIDC_ISSUER").is_none() {
+        // The web page signs in with the local issuer (its discovery document is under it).
+        let issuer = format!("http://127.0.0.1:{issuer_port}");
+        gateway_env.push(("WEB_OIDC_ISSUER".into(), issuer));
+    }
+    start_gateway(&supervisor, &bin_dir, &gateway_env, &upstreams, ports)?;
     instances.push(("gateway".into(), gateway_port));
 
     if let Some(code) = until_ready(&supervisor, &instances, started, &stop).await? {
@@ -311,10 +317,22 @@ fn print_ready((gateway_port, management_port): (u16, u16), started: Instant, da
          curl -s -XPOST {gw}/rooms -H \"Authorization: Bearer $(script/token manager)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n  \
          curl -s -XPOST {gw}/conferences -H \"Authorization: Bearer $(script/token customer alice)\" -H 'Content-Type: application/json' -d '{{\"roomNumber\":1}}'\n\
          Stop and start one service: script/service room stop | start | restart; script/service shows them all.\n\
-         Metrics: curl -s http://127.0.0.1:{management_port}/metrics (the gateway's); each service's on its own port.\n",
+         Metrics: curl -s http://127.0.0.1:{management_port}/metrics (the gateway's); each service's on its own port.\n{}",
         started.elapsed().as_secs(),
-        data_dir.display()
+        data_dir.display(),
+        web_page(&gw),
     );
+}
+
+/// How to open the web page, if the gateway serves one (`WEB_DIR`).
+fn web_page(gw: &str) -> String {
+    if env_or("WEB_DIR", "").is_empty() {
+        return String::new();
+    }
+    format!(
+        "The web page: {gw}/  (Sign in opens the development issuer's form: any user \
+         name, role Customer or Room manager, no password).\n"
+    )
 }
 
 async fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
