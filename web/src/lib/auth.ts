@@ -121,3 +121,8 @@ export async function completeSignIn(): Promise<string | null> {
   if (!setToken(body.access_token)) throw new Error('Sign-in did not succeed: the token cannot be read.')
   return returnTo
 }
+
+/** Reads /config.json again on next use (tests). */
+export function forgetConfig(): void {
+  configPromise = null
+}
