@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { expectNotReloaded, freshRooms, mark, nav, service, shot, signIn, tokenOf, visitor } from './helpers'
+import { expectFitsWidth, expectNotReloaded, freshRooms, mark, nav, service, shot, signIn, tokenOf, visitor } from './helpers'
 
 // The issue's scenario, as people do it in a browser: a room manager registers two rooms;
 // a customer books one and follows it to ASSIGNED; someone else watches the board turn FULL
@@ -27,6 +27,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(watchedRoom(r2)).toHaveAttribute('data-status', 'EMPTY')
   await expect(watcher.page.getByTestId('live-indicator')).toHaveAttribute('data-state', 'live')
   await mark(watcher.page)
+  await expectFitsWidth(watcher.page, 375)
   await shot(watcher.page, 'watcher-board-empty')
 
   // A customer books room 1 and sees it become ASSIGNED without reloading.
@@ -49,9 +50,11 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expectNotReloaded(watcher.page)
   await shot(watcher.page, 'watcher-board-full')
 
-  // The customer cancels (and confirms); both see the room EMPTY again.
-  await alice.page.getByRole('button', { name: `Cancel booking ${firstId}` }).click()
-  await alice.page.getByRole('button', { name: 'Yes, cancel it' }).click()
+  // The customer cancels with the keyboard (and confirms); both see the room EMPTY again.
+  await alice.page.getByRole('button', { name: `Cancel booking ${firstId}` }).focus()
+  await alice.page.keyboard.press('Enter')
+  await expect(alice.page.getByRole('button', { name: 'Yes, cancel it' })).toBeFocused()
+  await alice.page.keyboard.press('Enter')
   await expect(alice.page.getByTestId('booking-status')).toHaveText('CANCELED')
   await expect(alice.page.getByTestId('booking-payment')).toContainText('CANCELED')
   await shot(alice.page, 'customer-booking-canceled')
@@ -99,10 +102,11 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   expect(payments.filter((p) => p.conferenceId === secondId).map((p) => p.status)).toEqual(['PAID'])
 
   // Another customer sees none of it.
-  const bob = await signIn(browser, `bob-${r1}`, 'Customer')
+  const bob = await signIn(browser, `bob-${r1}`, 'Customer', { width: 375, height: 812 })
   await nav(bob.page, 'My bookings').click()
   await expect(bob.page.getByTestId('my-bookings')).toContainText('No bookings yet.')
   await expect(bob.page.getByTestId(`booking-row-${secondId}`)).toHaveCount(0)
+  await expectFitsWidth(bob.page, 375)
   await bob.page.goto(`/#/bookings/${secondId}`)
   await expect(bob.page.getByTestId('booking-problem')).toContainText('does not exist, or it is not yours')
   await shot(bob.page, 'other-customer-sees-nothing')

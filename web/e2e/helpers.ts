@@ -76,3 +76,8 @@ export function freshRooms(): [number, number] {
 export function nav(page: Page, name: 'Rooms' | 'My bookings' | 'Manage') {
   return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name })
 }
+
+/** Nothing sticks out sideways: the page is usable at `width` without scrolling across. */
+export async function expectFitsWidth(page: Page, width: number): Promise<void> {
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width)
+}
