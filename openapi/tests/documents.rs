@@ -58,3 +58,18 @@ fn the_view_is_public_and_its_stream_is_server_sent_events() {
     assert!(stream.get("security").is_none(), "anyone may read");
     assert!(stream["responses"].get("401").is_none());
 }
+
+#[test]
+fn the_gateways_own_operations_are_documented_and_the_web_page_is_not() {
+    let doc = gateway::openapi::merged(&[json!({"openapi": "3.1.0", "paths": {},
+        "components": {"schemas": {"Error": {}}}})]);
+    let health = &doc["paths"]["/system/health"]["get"];
+    assert_answers(health, &["200", "401", "403", "429"]);
+    assert_eq!(health["security"], json!([{"bearer": []}]));
+    assert!(health["responses"]["401"]["headers"]["WWW-Authenticate"].is_object());
+    for (page, _) in gateway::public_api::PAGE {
+        let path = page.replace('*', "{id}");
+        assert!(doc["paths"].get(&path).is_none(), "{page} is not API");
+    }
+    assert_eq!(hifive_openapi::dangling_refs(&doc), Vec::<String>::new());
+}
