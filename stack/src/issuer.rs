@@ -170,9 +170,10 @@ pub async fn serve(dir: PathBuf, host: std::net::IpAddr, port: u16) -> anyhow::R
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let origins = redirect_origins_from_env()?;
-    tracing::info!(
-        ?origins,
-        "sign-in page: redirect URIs allowed on these origins"
+    // Said once in the stack's log (this process has no log subscriber).
+    eprintln!(
+        "sign-in page on http://{host}:{port}/authorize; redirect URIs allowed on {}",
+        origins.join(", ")
     );
     let app = issuer.router(&format!("http://{host}:{port}"), origins);
     axum::serve(listener, app)
