@@ -89,6 +89,14 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(alice.page.getByTestId(`booking-row-${firstId}`)).toHaveAttribute('data-status', 'CANCELED')
   await expect(alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"]`)).toHaveCount(1)
   await shot(alice.page, 'customer-my-bookings')
+  // The attempts refused while pay was down are kept as FAILED (never charged), shown on request.
+  const showFailed = alice.page.getByTestId('show-failed')
+  if (await showFailed.count()) {
+    await showFailed.check()
+    const failed = alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"][data-status="FAILED"]`)
+    await expect(alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"]`)).toHaveCount(1 + (await failed.count()))
+    await shot(alice.page, 'customer-my-bookings-with-failed-attempts')
+  }
 
   // ... and through the API, with the page's own token (failed attempts were never charged).
   const aliceToken = await tokenOf(alice.page)
