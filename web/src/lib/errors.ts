@@ -124,6 +124,8 @@ export function explain(problem: ApiProblem): Explained {
       return final('forbidden', withDetail('You are not allowed to do that', problem.detail) + '.')
     case 404:
       return final('notfound', 'Not found: it does not exist, or it is not yours.')
+    case 405:
+      return final('invalid', 'HiFive does not offer that here.')
     case 409:
       return final('conflict', withDetail('That conflicts with the current state', problem.detail) + '.')
     case 400:
