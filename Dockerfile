@@ -1,6 +1,14 @@
 # One image for all five services (and hifive-check, hifive-stack, hifive-dlq); the command picks one:
 #   docker build -t hifive .
 #   docker run -p 8088:8080 hifive gateway
+# The web page (web/ → /srv/web), served by the gateway at / (WEB_DIR).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci
+COPY web/ ./
+RUN npm run build
+
 FROM rust:1.95-slim-bookworm AS build
 # librdkafka (bundled by rdkafka) builds with make and a C/C++ toolchain.
 RUN apt-get update && apt-get install -y --no-install-recommends \
@@ -21,8 +29,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certifi
     && useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin hifive \
     && mkdir /data && chown hifive:hifive /data
 COPY --from=build /out/ /usr/local/bin/
+COPY --from=web /web/dist/ /srv/web/
 USER 10001:10001
-ENV HOST=0.0.0.0 PORT=8080 DATA_DIR=/data RUST_LOG=info
+# WEB_DIR: only the gateway reads it (the page at /; sign-in needs WEB_OIDC_ISSUER too).
+ENV HOST=0.0.0.0 PORT=8080 DATA_DIR=/data RUST_LOG=info WEB_DIR=/srv/web
 EXPOSE 8080
 VOLUME ["/data"]
 CMD ["gateway"]

@@ -27,8 +27,8 @@ OPTIONAL = {
     "KAFKA_GROUP_INSTANCE_ID": "Deployments use dynamic membership (real Kafka rebalances)",
     "CONSUMER_ADMIN_ENABLED": "consumer fault injection for tests, off in production",
     "SERVICE_TOKEN_SECRET": "only conference and pay use it, from the hifive-service Secret (checked below)",
-    "WEB_DIR": "the web page is served only where the image carries it (script/server builds it)",
-    "WEB_OIDC_ISSUER": "the web page's sign-in, with WEB_DIR",
+    "WEB_DIR": "set by the image (ENV WEB_DIR=/srv/web, the built page)",
+    "WEB_OIDC_ISSUER": "the issuer's URL as browsers reach it: cluster-specific (compose sets it)",
     "WEB_OIDC_CLIENT_ID": "the web page's sign-in, with WEB_DIR (default hifive-web)",
     "WEB_OIDC_SCOPE": "the web page's sign-in, with WEB_DIR (default openid)",
 }

@@ -170,12 +170,15 @@ pub async fn serve(dir: PathBuf, host: std::net::IpAddr, port: u16) -> anyhow::R
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let origins = redirect_origins_from_env()?;
+    // Where browsers reach it (its discovery document names its pages by it), e.g. a published
+    // port in compose; by default where it listens.
+    let base_url = env_or("ISSUER_PUBLIC_URL", &format!("http://{host}:{port}"));
     // Said once in the stack's log (this process has no log subscriber).
     eprintln!(
-        "sign-in page on http://{host}:{port}/authorize; redirect URIs allowed on {}",
+        "sign-in page on {base_url}/authorize; redirect URIs allowed on {}",
         origins.join(", ")
     );
-    let app = issuer.router(&format!("http://{host}:{port}"), origins);
+    let app = issuer.router(&base_url, origins);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             use tokio::signal::unix::{SignalKind, signal};
