@@ -3,12 +3,14 @@
 // route to come back to is kept in sessionStorage with the state and the verifier.
 
 import { authorizeUrl, challengeOf, makeVerifier, randomString, tokenRequestBody } from './pkce'
-import { setToken } from './session'
+import { setRolesClaim, setToken } from './session'
 
 export interface OidcConfig {
   issuer: string
   clientId: string
   scope: string
+  /** Where the token names the role: a dotted path (`role`, `realm_access.roles`). */
+  rolesClaim: string
 }
 
 const PENDING_KEY = 'hifive.signin'
@@ -21,7 +23,9 @@ export function oidcConfig(): Promise<OidcConfig | null> {
     try {
       const r = await fetch('/config.json', { cache: 'no-store' })
       if (!r.ok) return null
-      return readOidc(await r.json())
+      const config = readOidc(await r.json())
+      if (config) setRolesClaim(config.rolesClaim)
+      return config
     } catch {
       return null
     }
@@ -36,6 +40,7 @@ export function readOidc(body: unknown): OidcConfig | null {
     issuer: oidc.issuer.replace(/\/+$/, ''),
     clientId: oidc.clientId,
     scope: typeof oidc.scope === 'string' && oidc.scope ? oidc.scope : 'openid',
+    rolesClaim: typeof oidc.rolesClaim === 'string' && oidc.rolesClaim ? oidc.rolesClaim : 'role',
   }
 }
 

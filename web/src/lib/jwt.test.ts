@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { expired, identityOf, rolesOf } from './jwt'
 import { readOidc } from './auth'
+import { session, setRolesClaim, setToken, signOut } from './session'
 
 function token(payload: object): string {
   const enc = (o: object) => btoa(JSON.stringify(o)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
@@ -37,12 +38,37 @@ describe('reading the token', () => {
   })
 })
 
+describe('the role claim named by /config.json', () => {
+  it('reads `role`, `realm_access.roles` as a list, and nothing when the claim is missing', () => {
+    const t = token({ sub: 'boss', role: 'customer', realm_access: { roles: ['manager', 'offline_access'] } })
+    expect(identityOf(t, 'role')?.roles).toEqual(['customer'])
+    expect(identityOf(t, 'realm_access.roles')?.roles).toEqual(['manager'])
+    expect(identityOf(t, 'groups')?.roles).toEqual([])
+    expect(identityOf(t, 'realm_access.missing.roles')?.roles).toEqual([])
+    expect(identityOf(t)?.roles, 'the default is `role`').toEqual(['customer'])
+  })
+
+  it('is taken from the config (default `role`), and re-reads the token held', () => {
+    expect(readOidc({ oidc: { issuer: 'https://id.example', clientId: 'web' } })?.rolesClaim).toBe('role')
+    expect(readOidc({ oidc: { issuer: 'https://id.example', clientId: 'web', rolesClaim: 'realm_access.roles' } })?.rolesClaim).toBe('realm_access.roles')
+    setToken(token({ sub: 'boss', realm_access: { roles: ['manager'] } }))
+    expect(session.identity?.roles).toEqual([])
+    setRolesClaim('realm_access.roles')
+    expect(session.identity?.roles).toEqual(['manager'])
+    setToken(token({ sub: 'kim', realm_access: { roles: 'customer' } }))
+    expect(session.identity?.roles).toEqual(['customer'])
+    setRolesClaim('role')
+    signOut()
+  })
+})
+
 describe('/config.json', () => {
   it('reads the issuer settings, or none', () => {
     expect(readOidc({ oidc: { issuer: 'http://127.0.0.1:8089/', clientId: 'hifive-web', scope: 'openid' } })).toEqual({
       issuer: 'http://127.0.0.1:8089',
       clientId: 'hifive-web',
       scope: 'openid',
+      rolesClaim: 'role',
     })
     expect(readOidc({ oidc: { issuer: 'https://id.example', clientId: 'web' } })?.scope).toBe('openid')
     expect(readOidc({})).toBeNull()

@@ -13,6 +13,15 @@ export const session = reactive({
   ended: '' as string,
 })
 
+/** Where the token names the role (`/config.json`'s `oidc.rolesClaim`), a dotted path. */
+let rolesClaim = 'role'
+
+/** Uses `claim` for the role from now on, re-reading the token held (the config may come later). */
+export function setRolesClaim(claim: string): void {
+  rolesClaim = claim || 'role'
+  if (session.token) session.identity = identityOf(session.token, rolesClaim) ?? session.identity
+}
+
 export const signedIn = computed(() => session.identity !== null)
 export const isCustomer = computed(() => session.identity?.roles.includes('customer') ?? false)
 export const isManager = computed(() => session.identity?.roles.includes('manager') ?? false)
@@ -23,7 +32,7 @@ export function hasRole(role: Role): boolean {
 }
 
 export function setToken(token: string): boolean {
-  const identity = identityOf(token)
+  const identity = identityOf(token, rolesClaim)
   if (!identity) {
     session.ended = 'The sign-in answered with a token HiFive cannot read.'
     return false
@@ -51,7 +60,7 @@ export function sessionEnded(): void {
 export function restoreSession(): void {
   const token = sessionStorage.getItem(TOKEN_KEY)
   if (!token) return
-  const identity = identityOf(token)
+  const identity = identityOf(token, rolesClaim)
   if (!identity) {
     sessionStorage.removeItem(TOKEN_KEY)
     return
