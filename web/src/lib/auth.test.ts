@@ -43,13 +43,33 @@ describe('coming back from the issuer', () => {
     expect(sessionStorage.getItem('hifive.signin')).toBeNull()
   })
 
-  it('refuses an answer whose state is not the one it sent', async () => {
+  it('ignores a code whose state is not the one it sent, keeping the sign-in in progress', async () => {
     const fetch = vi.fn()
     vi.stubGlobal('fetch', fetch)
-    history.replaceState(null, '', '/?code=c0de&state=forged')
-    await expect(completeSignIn()).rejects.toThrow(/does not match/)
+    for (const query of ['?code=c0de&state=forged', '?code=c0de']) {
+      history.replaceState(null, '', `/${query}#/mine`)
+      expect(await completeSignIn()).toBeNull()
+      expect(location.search).toBe('')
+      expect(location.hash).toBe('#/mine')
+    }
     expect(fetch).not.toHaveBeenCalled()
     expect(session.token).toBeNull()
+    expect(JSON.parse(sessionStorage.getItem('hifive.signin')!)).toEqual(pending)
+  })
+
+  it('ignores an error without the right state: its text is not shown', async () => {
+    for (const query of ['?error=access_denied&error_description=Call+0800+evil', '?error=access_denied&error_description=Call+0800+evil&state=forged']) {
+      history.replaceState(null, '', `/${query}`)
+      expect(await completeSignIn()).toBeNull()
+      expect(location.search).toBe('')
+    }
+    expect(sessionStorage.getItem('hifive.signin')).not.toBeNull()
+  })
+
+  it('ignores an answer when no sign-in was started', async () => {
+    sessionStorage.removeItem('hifive.signin')
+    history.replaceState(null, '', '/?error=access_denied&state=st4te')
+    expect(await completeSignIn()).toBeNull()
   })
 
   it('says why the issuer refused', async () => {

@@ -93,7 +93,9 @@ export async function beginSignIn(returnTo: string = location.hash || '#/'): Pro
 /**
  * When the page is the issuer's redirect (`?code=&state=`), trades the code for a token.
  * Returns the route to go on to, null when this is not a redirect; throws with a human
- * message when the sign-in failed.
+ * message when the sign-in failed. An answer without this tab's `state` is not the
+ * issuer's answer to this page (it may be someone else's link): it is ignored — its text is
+ * not shown, and a sign-in in progress is kept.
  */
 export async function completeSignIn(): Promise<string | null> {
   const params = new URLSearchParams(location.search)
@@ -101,14 +103,21 @@ export async function completeSignIn(): Promise<string | null> {
   const error = params.get('error')
   if (!code && !error) return null
   const raw = sessionStorage.getItem(PENDING_KEY)
+  let pending: Pending | null = null
+  try {
+    pending = raw ? (JSON.parse(raw) as Pending) : null
+  } catch {
+    pending = null
+  }
+  const state = params.get('state')
+  if (!pending || !state || state !== pending.state) {
+    history.replaceState(null, '', `/${location.hash}`)
+    return null
+  }
   sessionStorage.removeItem(PENDING_KEY)
-  const pending = raw ? (JSON.parse(raw) as Pending) : null
-  const returnTo = pending?.returnTo ?? '#/'
+  const returnTo = pending.returnTo || '#/'
   history.replaceState(null, '', `/${returnTo}`)
   if (error) throw new Error(`Sign-in did not succeed: ${params.get('error_description') ?? error}.`)
-  if (!pending || params.get('state') !== pending.state) {
-    throw new Error('Sign-in did not succeed: the answer does not match this page’s request. Please sign in again.')
-  }
   let r: Response
   try {
     r = await fetch(pending.tokenEndpoint, {
