@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { book, bookingAttempt } from './book'
+import { afterStopping, book, bookingAttempt, stopBooking } from './book'
 import { session } from './session'
 
 interface Sent {
@@ -102,5 +102,48 @@ describe('booking a room through the page', () => {
     expect(bookingAttempt.message).toBe('Cannot reach HiFive — trying again in 3 s')
     await vi.advanceTimersByTimeAsync(3000)
     expect((await done)?.conferenceId).toBe(5)
+  })
+
+  describe('when the person stops trying', () => {
+    async function stopAfter(answer: () => Response | never) {
+      vi.stubGlobal('fetch', vi.fn(async () => answer()))
+      const done = book(6)
+      await vi.advanceTimersByTimeAsync(0)
+      expect(bookingAttempt.phase).toBe('waiting')
+      stopBooking()
+      await vi.advanceTimersByTimeAsync(1000)
+      expect(await done).toBeNull()
+      expect(bookingAttempt.phase).toBe('stopped')
+      return bookingAttempt.message
+    }
+
+    it('does not say nothing was booked after a request still in flight', async () => {
+      const said = await stopAfter(() => answer(409, { error: 'idempotency_key_in_flight' }, { 'Retry-After': '1' }))
+      expect(said).toBe('Stopped trying. If a booking went through, it is in My bookings.')
+      expect(said).not.toMatch(/nothing/i)
+    })
+
+    it('does not say nothing was booked after a network failure', async () => {
+      const said = await stopAfter(() => {
+        throw new TypeError('Failed to fetch')
+      })
+      expect(said).toBe('Stopped trying. If a booking went through, it is in My bookings.')
+    })
+
+    it('says nothing was booked or charged only where the API said so', async () => {
+      expect(await stopAfter(() => answer(503, { error: 'payment_busy' }, { 'Retry-After': '3' }))).toBe('Stopped trying. Nothing was booked or charged.')
+      expect(await stopAfter(() => answer(503, { error: 'payment_unavailable' }, { 'Retry-After': '3' }))).toBe('Stopped trying. Nothing was charged.')
+      expect(afterStopping({ status: 503, code: 'upstream_unavailable' })).toMatch(/^If a booking went through/)
+      expect(afterStopping(null)).toMatch(/^If a booking went through/)
+    })
+
+    it('when it gives up after network failures, it sends the person to look', async () => {
+      vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))))
+      const done = book(7)
+      await vi.advanceTimersByTimeAsync(200_000)
+      expect(await done).toBeNull()
+      expect(bookingAttempt.phase).toBe('failed')
+      expect(bookingAttempt.message).toBe('Cannot reach HiFive — stopped trying. If a booking went through, it is in My bookings.')
+    })
   })
 })

@@ -23,12 +23,34 @@ export const bookingAttempt = reactive({
 
 let controller: AbortController | null = null
 
+const MAYBE_BOOKED = 'If a booking went through, it is in My bookings.'
+
+/**
+ * What is known once retrying stops, from the last refusal: only where the API said that
+ * nothing was booked (or charged) is it said. A request still in flight (409
+ * `idempotency_key_in_flight`), an unreachable HiFive or a gateway's 502/503/504 may have
+ * booked: the person is sent to look.
+ */
+export function afterStopping(problem: ApiProblem | null): string {
+  switch (problem?.code) {
+    case 'payment_busy':
+      return 'Nothing was booked or charged.'
+    case 'payment_unavailable':
+      return 'Nothing was charged.'
+    case 'saga_busy':
+      return 'Nothing was booked.'
+  }
+  return MAYBE_BOOKED
+}
+
 /** Books `roomNumber`; resolves with the booking (201) or null (the message says why). */
 export async function book(roomNumber: number): Promise<Booking | null> {
   controller?.abort()
-  controller = new AbortController()
+  const mine = new AbortController()
+  controller = mine
   const key = newIdempotencyKey()
   let announced = ''
+  let last: ApiProblem | null = null
   Object.assign(bookingAttempt, { phase: 'sending', roomNumber, key, attempts: 0, message: `Booking room ${roomNumber}…`, announcement: '', problem: null, booking: null })
   try {
     const outcome: Outcome<Booking> = await withRetry(
@@ -39,10 +61,11 @@ export async function book(roomNumber: number): Promise<Booking | null> {
           bookingAttempt.message = `Booking room ${roomNumber}… (attempt ${n})`
         }
         const r = await call<Booking>('POST', '/conferences', { body: { roomNumber }, idempotencyKey: key })
+        if (!r.ok) last = r.problem
         return r.ok ? { ok: true, value: r.value.data } : r
       },
       {
-        signal: controller.signal,
+        signal: mine.signal,
         onWait: (problem, left) => {
           const explained = explain(problem)
           bookingAttempt.phase = 'waiting'
@@ -59,11 +82,18 @@ export async function book(roomNumber: number): Promise<Booking | null> {
       Object.assign(bookingAttempt, { phase: 'booked', booking: outcome.value, problem: null, message: `Room ${roomNumber} booked: booking ${outcome.value.conferenceId}, ${outcome.value.status}.` })
       return outcome.value
     }
-    Object.assign(bookingAttempt, { phase: 'failed', problem: outcome.problem, message: explain(outcome.problem).message(0).replace(/ — trying again in \d+ s$/, ' — please try again later.') })
+    const explained = explain(outcome.problem)
+    // Gave up: the API's own words (which say what was not booked or charged, when it knows).
+    const said = explained.message(0).replace(/ — trying again in \d+ s$/, '')
+    const unknown = afterStopping(outcome.problem) === MAYBE_BOOKED
+    const failed = !explained.retryable ? said : unknown ? `${said} — stopped trying. ${MAYBE_BOOKED}` : `${said} — stopped trying.`
+    Object.assign(bookingAttempt, { phase: 'failed', problem: outcome.problem, message: failed })
     return null
   } catch (e) {
     if (e instanceof Stopped) {
-      Object.assign(bookingAttempt, { phase: 'stopped', message: 'Stopped trying. Nothing was booked by the attempts that failed.' })
+      // A newer booking stopped this one: the newer one tells its own story.
+      if (controller !== mine) return null
+      Object.assign(bookingAttempt, { phase: 'stopped', message: `Stopped trying. ${afterStopping(last)}` })
       return null
     }
     throw e

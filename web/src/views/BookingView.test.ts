@@ -22,7 +22,7 @@ async function mount(id: string) {
   app.use(router)
   await router.push(`/bookings/${id}`)
   app.mount(root)
-  return { root, unmount: () => app.unmount() }
+  return { root, router, unmount: () => app.unmount() }
 }
 
 async function settle(ms: number) {
@@ -76,6 +76,34 @@ describe('following a booking', () => {
     await settle(3000)
     expect(root.querySelector('[data-testid="booking-problem"]')?.textContent).toMatch(/does not exist, or it is not yours/)
     expect(fetch).toHaveBeenCalledTimes(1)
+    unmount()
+  })
+
+  it('does not show a late answer for the booking it showed before the id changed', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (url === '/conferences/9') {
+          await new Promise((resolve) => setTimeout(resolve, 3000))
+          return json(200, { conferenceId: 9, status: 'PAID', payId: 3, roomNumber: 2, customer: 'alice' })
+        }
+        if (url.startsWith('/pays/')) return json(200, { payId: 3, status: 'PAID', conferenceId: 9, roomNumber: 2, customer: 'alice' })
+        return json(200, { conferenceId: 10, status: 'ASSIGNED', payId: null, roomNumber: 5, customer: 'alice' })
+      }),
+    )
+    const { root, router, unmount } = await mount('9')
+    await settle(0)
+    await router.push('/bookings/10')
+    await settle(0)
+    const room = () => root.querySelector('[data-testid="booking-room"]')?.textContent
+    expect(room()).toBe('5')
+    await settle(3000)
+    expect(root.querySelector('h1')?.textContent).toBe('Booking 10')
+    expect(room(), 'the answer about booking 9 came late: not shown').toBe('5')
+    expect(root.querySelector('[data-testid="booking-status"]')?.textContent).toBe('ASSIGNED')
+    expect(root.querySelector('[data-testid="booking-payment"]')).toBeNull()
+    await settle(5000)
+    expect(room()).toBe('5')
     unmount()
   })
 })
