@@ -43,8 +43,11 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expectNotReloaded(alice.page)
   await shot(alice.page, 'customer-booking-assigned')
 
-  // The watcher's board turned FULL live.
-  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'FULL')
+  // The watcher's board turned FULL live. The board also re-reads every 30 s by itself (for
+  // rooms registered, which make no notification): with the usual 30 s timeout that re-read
+  // alone would pass. Within 15 s the change must come from the stream
+  // (/notifications/stream), or a broken stream fails here on most runs.
+  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'FULL', { timeout: 15_000 })
   await expect(watchedRoom(r1).getByTestId('room-used')).toHaveText('Used 1 time')
   await expect(watcher.page.getByTestId('notifications')).toContainText(`Room ${r1} is assigned to conference ${firstId}.`)
   await expectNotReloaded(watcher.page)
@@ -58,7 +61,8 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(alice.page.getByTestId('booking-status')).toHaveText('CANCELED')
   await expect(alice.page.getByTestId('booking-payment')).toContainText('CANCELED')
   await shot(alice.page, 'customer-booking-canceled')
-  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'EMPTY')
+  // Live again: within 15 s, well under the board's 30 s re-read (see above).
+  await expect(watchedRoom(r1)).toHaveAttribute('data-status', 'EMPTY', { timeout: 15_000 })
   await nav(alice.page, 'Rooms').click()
   await expect(alice.page.getByTestId(`room-${r1}`)).toHaveAttribute('data-status', 'EMPTY')
   await expectNotReloaded(watcher.page)
