@@ -69,6 +69,12 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await shot(watcher.page, 'watcher-board-empty-again')
 
   // Pay stops: booking room 2 shows the retry message, and succeeds once pay is back.
+  // Every POST /conferences the page sends is recorded, with its Idempotency-Key.
+  const sent: { room: number; key: string | undefined }[] = []
+  alice.page.on('request', (req) => {
+    if (req.method() !== 'POST' || new URL(req.url()).pathname !== '/conferences') return
+    sent.push({ room: Number((req.postDataJSON() as { roomNumber?: number } | null)?.roomNumber), key: req.headers()['idempotency-key'] })
+  })
   let secondId = 0
   service('pay', 'stop')
   try {
@@ -86,6 +92,12 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expectNotReloaded(alice.page)
   await shot(alice.page, 'customer-booking-assigned-after-retry')
   await expect(watchedRoom(r2)).toHaveAttribute('data-status', 'FULL')
+  // The retry sent the very same request again: two attempts at least (one refused while pay
+  // was stopped), all with one Idempotency-Key.
+  const attempts = sent.filter((a) => a.room === r2)
+  expect(attempts.length, 'attempts to book room 2').toBeGreaterThanOrEqual(2)
+  expect(attempts.every((a) => typeof a.key === 'string' && a.key.length > 0)).toBe(true)
+  expect(new Set(attempts.map((a) => a.key)).size, 'distinct Idempotency-Keys').toBe(1)
 
   // Exactly one booking of room 2: in the page's list ...
   await nav(alice.page, 'My bookings').click()
