@@ -185,6 +185,18 @@ def main(rendered, compose_file):
             check(cond.get("condition") == "service_healthy",
                   f"compose: {service} must wait for {dep} to be healthy")
     check(compose.get("gateway", {}).get("ports") == ["8088:8080"], "compose: gateway on 8088")
+    # The development issuer's sign-in has no password (ISSUER_SIGN_IN): in compose it is on
+    # and published on loopback only; in a cluster it stays off.
+    issuer = compose.get("issuer") or {}
+    if str((issuer.get("environment") or {}).get("ISSUER_SIGN_IN", "off")).lower() == "on":
+        check(all(str(p).startswith("127.0.0.1:") for p in issuer.get("ports", [])),
+              "compose: an issuer with ISSUER_SIGN_IN=on must be published on 127.0.0.1 only")
+    k8s_issuer = by_kind.get("Deployment", {}).get("issuer")
+    if k8s_issuer:
+        for c in k8s_issuer["spec"]["template"]["spec"]["containers"]:
+            sign_in = {e["name"]: e.get("value") for e in c.get("env", [])}.get("ISSUER_SIGN_IN")
+            check(str(sign_in or "off").lower() == "off",
+                  "issuer: ISSUER_SIGN_IN must stay off in a cluster (no password on its sign-in)")
     for service in NEEDS_SERVICE_SECRET:
         env = (compose.get(service) or {}).get("environment", {})
         check(len(str(env.get("SERVICE_TOKEN_SECRET", ""))) >= 32,

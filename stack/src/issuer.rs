@@ -100,28 +100,52 @@ impl DevIssuer {
         jsonwebtoken::encode(&header, claims, &self.key).unwrap_or_default()
     }
 
-    /// `GET /.well-known/jwks.json`, the OpenID discovery document, and the authorization
-    /// code flow with PKCE ([`crate::oauth`]) for pages on `redirect_origins`.
-    pub fn router(&self, base_url: &str, redirect_origins: Vec<String>) -> Router {
-        self.router_with(base_url, OAuth::new(self.clone(), redirect_origins))
+    /// `GET /.well-known/jwks.json`, the OpenID discovery document, and, with `sign_in`
+    /// (`ISSUER_SIGN_IN=on`), the authorization code flow with PKCE ([`crate::oauth`]) for
+    /// pages on `redirect_origins`.
+    pub fn router(&self, base_url: &str, redirect_origins: Vec<String>, sign_in: bool) -> Router {
+        let oauth = OAuth::new(self.clone(), redirect_origins).with_sign_in(sign_in);
+        self.router_with(base_url, oauth)
     }
 
-    /// [`DevIssuer::router`] with the sign-in of `oauth`.
+    /// [`DevIssuer::router`] with the sign-in of `oauth` (its endpoints in the discovery
+    /// document only when its sign-in is on).
     pub fn router_with(&self, base_url: &str, oauth: OAuth) -> Router {
         let jwks = serde_json::to_value(self.jwks()).unwrap_or_default();
-        let discovery = json!({
+        let mut discovery = json!({
             "issuer": ISSUER,
             "jwks_uri": format!("{base_url}{JWKS_PATH}"),
-            "authorization_endpoint": format!("{base_url}/authorize"),
-            "token_endpoint": format!("{base_url}/token"),
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "scopes_supported": ["openid"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
         });
+        if oauth.sign_in()
+            && let Some(fields) = discovery.as_object_mut()
+        {
+            fields.extend([
+                (
+                    "authorization_endpoint".to_owned(),
+                    json!(format!("{base_url}/authorize")),
+                ),
+                (
+                    "token_endpoint".to_owned(),
+                    json!(format!("{base_url}/token")),
+                ),
+                ("response_types_supported".to_owned(), json!(["code"])),
+                (
+                    "grant_types_supported".to_owned(),
+                    json!(["authorization_code"]),
+                ),
+                (
+                    "code_challenge_methods_supported".to_owned(),
+                    json!(["S256"]),
+                ),
+                (
+                    "token_endpoint_auth_methods_supported".to_owned(),
+                    json!(["none"]),
+                ),
+                ("scopes_supported".to_owned(), json!(["openid"])),
+            ]);
+        }
         let published = Router::new()
             .route(JWKS_PATH, get(move || async move { Json(jwks) }))
             .route(
@@ -157,6 +181,21 @@ pub fn redirect_origins_from_env() -> anyhow::Result<Vec<String>> {
     ])
 }
 
+/// `ISSUER_SIGN_IN`: `on` serves the sign-in (`/authorize`, `/token`), `off` (the default)
+/// does not. There is no password: anyone who reaches a signing-in issuer gets any role, so
+/// only the local stack and compose (published on loopback) turn it on.
+pub fn sign_in_from_env() -> anyhow::Result<bool> {
+    match env_or("ISSUER_SIGN_IN", "off")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "on" => Ok(true),
+        "off" | "" => Ok(false),
+        other => anyhow::bail!("ISSUER_SIGN_IN={other:?}: use `on` or `off` (the default)"),
+    }
+}
+
 /// The service secret in `dir`, made on first use.
 pub fn service_secret(dir: &Path) -> anyhow::Result<String> {
     read_or_make(&dir.join(SECRET_FILE), || hex(&rand::random::<[u8; 32]>()))
@@ -170,15 +209,21 @@ pub async fn serve(dir: PathBuf, host: std::net::IpAddr, port: u16) -> anyhow::R
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let origins = redirect_origins_from_env()?;
+    let sign_in = sign_in_from_env()?;
     // Where browsers reach it (its discovery document names its pages by it), e.g. a published
     // port in compose; by default where it listens.
     let base_url = env_or("ISSUER_PUBLIC_URL", &format!("http://{host}:{port}"));
     // Said once in the stack's log (this process has no log subscriber).
-    eprintln!(
-        "sign-in page on {base_url}/authorize; redirect URIs allowed on {}",
-        origins.join(", ")
-    );
-    let app = issuer.router(&base_url, origins);
+    if sign_in {
+        eprintln!(
+            "sign-in page on {base_url}/authorize (ISSUER_SIGN_IN=on: no password, development \
+             only); redirect URIs allowed on {}",
+            origins.join(", ")
+        );
+    } else {
+        eprintln!("sign-in off (ISSUER_SIGN_IN=on turns it on): keys only, {base_url}{JWKS_PATH}");
+    }
+    let app = issuer.router(&base_url, origins, sign_in);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -269,7 +314,7 @@ mod tests {
         let issuer = DevIssuer::load_or_create(&dir).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = issuer.router(&base, Vec::new());
+        let app = issuer.router(&base, Vec::new(), false);
         tokio::spawn(async move { axum::serve(listener, app).await });
         let auth = Auth::new(AuthConfig::jwt(&format!("{base}{JWKS_PATH}"), ISSUER));
 

@@ -9,6 +9,7 @@
 //! [USER]` (`script/token`) prints one.
 //!
 //! Settings (environment): `DATA_DIR`, `KAFKA_PORT`, `ISSUER_PORT`, `ISSUER_REDIRECT_ORIGINS`,
+//! `ISSUER_SIGN_IN` (default `on` here),
 //! `HOST`, `GATEWAY_PORT`,
 //! `CONFERENCE_PORT`, `PAY_PORT`, `ROOM_PORT`, `CUSTOMER_CENTER_PORT`, `<SERVICE>_REPLICAS`,
 //! `<SERVICE>_DATABASE_URL`, `BROKER_LOG`, `TANSU_BIN`; everything else is passed to the
@@ -25,9 +26,10 @@ const USAGE: &str = "usage: hifive-stack            run the whole system (what s
                            print a bearer token of the running stack's issuer (ROLE: customer
                            or manager; USER: the `sub`, default ROLE's name; ttl 3600)
        hifive-stack issuer --port PORT
-                           serve the development issuer's keys and sign-in page (the stack
-                           starts it; browsers are sent back only to ISSUER_REDIRECT_ORIGINS,
-                           default the gateway's origins on GATEWAY_PORT)
+                           serve the development issuer's keys, and its sign-in page with
+                           ISSUER_SIGN_IN=on (the stack starts it so; browsers are sent back
+                           only to ISSUER_REDIRECT_ORIGINS, default the gateway's origins on
+                           GATEWAY_PORT)
        hifive-stack broker --port PORT [--data DIR]
                            prepare the broker's storage in DIR (default $DATA_DIR or .), then run Tansu";
 

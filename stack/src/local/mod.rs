@@ -133,7 +133,12 @@ fn issuer_spec(data_dir: &Path, issuer_port: u16) -> anyhow::Result<Spec> {
         name: "issuer".into(),
         program: std::env::current_exe()?,
         args: vec!["issuer".into(), "--port".into(), issuer_port.to_string()],
-        env: vec![("DATA_DIR".into(), data_dir.display().to_string())],
+        env: vec![
+            ("DATA_DIR".into(), data_dir.display().to_string()),
+            // The web page signs in here: on for the local stack (it listens on HOST,
+            // 127.0.0.1 by default), unless the environment says otherwise.
+            ("ISSUER_SIGN_IN".into(), env_or("ISSUER_SIGN_IN", "on")),
+        ],
         cwd: None,
         output: Output::Prefixed,
         check: Check::Live {

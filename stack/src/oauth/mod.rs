@@ -5,10 +5,14 @@
 //! back to the client's `redirect_uri` with a one-time code, and `POST /token` exchanges the
 //! code and its PKCE verifier for the same kind of access token `script/token` prints.
 //!
+//! Sign-in is opt-in (`ISSUER_SIGN_IN=on`; the local stack and compose turn it on): with no
+//! password, anyone who reaches the issuer could get a manager's token. Off, `/authorize` and
+//! `/token` answer `404` and the discovery document lists neither.
+//!
 //! Only redirect URIs on an allowed origin are accepted (`ISSUER_REDIRECT_ORIGINS`; by default
 //! the local gateway's): a bad one gets an error page, never a redirect. Codes are single
 //! use, expire after [`CODE_TTL`] and are bound to the client, the redirect URI and the
-//! challenge.
+//! challenge. At most [`MAX_CODES`] wait at once: beyond that the sign-in answers `503`.
 
 mod page;
 mod token;
@@ -24,7 +28,7 @@ use axum::{
     extract::{Query, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    routing::{any, get, post},
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -32,6 +36,9 @@ use crate::issuer::DevIssuer;
 
 /// How long a code may wait for its exchange.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// How many unexchanged, unexpired codes may wait at once (a flood of sign-ins cannot grow
+/// the issuer's memory without bound).
+pub const MAX_CODES: usize = 1000;
 /// How long the access tokens it gives are valid.
 pub const TOKEN_TTL: Duration = Duration::from_secs(3600);
 
@@ -53,6 +60,8 @@ pub struct OAuth {
     origins: Arc<Vec<String>>,
     codes: Arc<Mutex<HashMap<String, Grant>>>,
     code_ttl: Duration,
+    max_codes: usize,
+    sign_in: bool,
 }
 
 /// The parameters of an authorization request, as sent (validated by [`OAuth::check`]).
@@ -74,7 +83,26 @@ impl OAuth {
             origins: Arc::new(origins),
             codes: Arc::default(),
             code_ttl: CODE_TTL,
+            max_codes: MAX_CODES,
+            sign_in: false,
         }
+    }
+
+    /// Sign-in on (`/authorize`, `/token`) or off (both `404`): `ISSUER_SIGN_IN`.
+    pub fn with_sign_in(mut self, on: bool) -> Self {
+        self.sign_in = on;
+        self
+    }
+
+    /// Whether the sign-in routes are served.
+    pub fn sign_in(&self) -> bool {
+        self.sign_in
+    }
+
+    /// At most `max` codes waiting instead of [`MAX_CODES`] (tests).
+    pub fn with_max_codes(mut self, max: usize) -> Self {
+        self.max_codes = max;
+        self
     }
 
     /// Codes that expire after `ttl` instead of [`CODE_TTL`] (tests).
@@ -88,8 +116,13 @@ impl OAuth {
         &self.origins
     }
 
-    /// `GET/POST /authorize` and `POST /token`.
+    /// `GET/POST /authorize` and `POST /token`; with sign-in off, both a `404`.
     pub fn router(&self) -> Router {
+        if !self.sign_in {
+            return Router::new()
+                .route("/authorize", any(sign_in_off))
+                .route("/token", any(sign_in_off));
+        }
         Router::new()
             .route("/authorize", get(show_form).post(sign_in))
             .route("/token", post(token::exchange).layer(self.cors()))
@@ -178,16 +211,22 @@ impl OAuth {
         Ok(())
     }
 
-    /// Stores a new code for `grant` and forgets expired ones.
-    fn issue_code(&self, grant: Grant) -> String {
+    /// Stores a new code for `grant`; `None` when [`MAX_CODES`] unexpired ones are waiting
+    /// (expired ones are forgotten first).
+    fn issue_code(&self, grant: Grant) -> Option<String> {
         use base64::Engine;
+        let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        if codes.len() >= self.max_codes {
+            let now = Instant::now();
+            codes.retain(|_, g| g.expires > now);
+            if codes.len() >= self.max_codes {
+                return None;
+            }
+        }
         let code =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        codes.retain(|_, g| g.expires > now);
         codes.insert(code.clone(), grant);
-        code
+        Some(code)
     }
 
     /// Takes a code out (it is single use, whether or not the exchange then succeeds).
@@ -229,9 +268,21 @@ async fn sign_in(State(oauth): State<OAuth>, Form(params): Form<Params>) -> Resp
         expires: Instant::now() + oauth.code_ttl,
     };
     let redirect_uri = grant.redirect_uri.clone();
-    let code = oauth.issue_code(grant);
+    let Some(code) = oauth.issue_code(grant) else {
+        return page::unavailable(
+            "Too many sign-ins are waiting to finish. Try again in a minute.",
+        );
+    };
     let state = params.get("state").map(String::as_str);
     back_to(&redirect_uri, &[("code", &code)], state)
+}
+
+/// `/authorize` and `/token` with `ISSUER_SIGN_IN` off.
+async fn sign_in_off() -> Response {
+    hifive_common::AppError::not_found(
+        "sign-in is off on this issuer (ISSUER_SIGN_IN=on turns it on, for development only)",
+    )
+    .into_response()
 }
 
 /// `303` to `redirect_uri` with `pairs` and `state` added to its query.

@@ -79,13 +79,26 @@ maxlength=\"64\" autocomplete=\"username\" autofocus{described}>\n\
 
 /// A `400` page saying what is wrong with the request (no redirect).
 pub(super) fn error(why: &str) -> Response {
+    error_page(StatusCode::BAD_REQUEST, why)
+}
+
+/// A `503` page: the issuer cannot take the sign-in now.
+pub(super) fn unavailable(why: &str) -> Response {
+    let mut response = error_page(StatusCode::SERVICE_UNAVAILABLE, why);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    response
+}
+
+fn error_page(status: StatusCode, why: &str) -> Response {
     let body = format!(
         "<h1>Cannot sign in</h1>\n<p class=\"error\" role=\"alert\">{}</p>\n\
 <p class=\"note\">This is the local development issuer of HiFive. Open the HiFive page again \
 and choose Sign in.</p>",
         escape(why)
     );
-    html(StatusCode::BAD_REQUEST, "Cannot sign in · HiFive", &body)
+    html(status, "Cannot sign in · HiFive", &body)
 }
 
 fn html(status: StatusCode, title: &str, body: &str) -> Response {

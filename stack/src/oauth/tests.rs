@@ -12,7 +12,7 @@ use hifive_common::auth::{Auth, AuthConfig};
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::Value;
 
-use super::{CODE_TTL, OAuth, token::challenge_of};
+use super::{CODE_TTL, Grant, OAuth, token::challenge_of};
 use crate::issuer::{DevIssuer, ISSUER, JWKS_PATH};
 
 const PAGE: &str = "http://127.0.0.1:28088";
@@ -32,14 +32,19 @@ impl Drop for Issuer {
     }
 }
 
-/// An issuer on a free port whose codes last `code_ttl`, and a client that does not follow
-/// redirects (the test reads them).
+/// A signing-in issuer on a free port whose codes last `code_ttl`, and a client that does not
+/// follow redirects (the test reads them).
 async fn start(code_ttl: Duration) -> Issuer {
+    start_with(|oauth| oauth.with_sign_in(true).with_code_ttl(code_ttl)).await
+}
+
+/// An issuer on a free port with its sign-in set up by `setup`.
+async fn start_with(setup: impl FnOnce(OAuth) -> OAuth) -> Issuer {
     let dir = std::env::temp_dir().join(format!("oauth-test-{}", uuid::Uuid::new_v4()));
     let issuer = DevIssuer::load_or_create(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let oauth = OAuth::new(issuer.clone(), vec![PAGE.into()]).with_code_ttl(code_ttl);
+    let oauth = setup(OAuth::new(issuer.clone(), vec![PAGE.into()]));
     let app = issuer.router_with(&base, oauth);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::builder()
@@ -315,4 +320,173 @@ async fn bad_user_names_and_roles_show_the_form_again() {
     }
     let (status, _) = issuer.sign_in("a.b-c_d@example.org", "manager").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn without_issuer_sign_in_there_is_no_sign_in() {
+    let issuer = start_with(|oauth| oauth).await;
+    let discovery: Value = issuer
+        .client
+        .get(format!("{}/.well-known/openid-configuration", issuer.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], ISSUER);
+    assert!(discovery["jwks_uri"].is_string());
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "response_types_supported",
+        "code_challenge_methods_supported",
+    ] {
+        assert!(discovery.get(field).is_none(), "{field} in {discovery}");
+    }
+
+    let mut form = authorize_params(REDIRECT);
+    form.extend([("username", "boss".into()), ("role", "manager".into())]);
+    let get = issuer
+        .client
+        .get(format!("{}/authorize", issuer.base))
+        .query(&authorize_params(REDIRECT));
+    let post = issuer
+        .client
+        .post(format!("{}/authorize", issuer.base))
+        .form(&form);
+    let token = issuer.client.post(format!("{}/token", issuer.base)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", "any"),
+        ("redirect_uri", REDIRECT),
+        ("client_id", "hifive-web"),
+        ("code_verifier", VERIFIER),
+    ]);
+    for (what, request) in [
+        ("GET /authorize", get),
+        ("POST /authorize", post),
+        ("POST /token", token),
+    ] {
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{what}");
+        assert!(reply.headers().get("location").is_none(), "{what}");
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["error"], "not_found", "{what}");
+        assert!(
+            body.to_string().contains("ISSUER_SIGN_IN"),
+            "{what}: {body}"
+        );
+    }
+    // The keys are still published: the services check tokens with them.
+    let jwks = issuer
+        .client
+        .get(format!("{}{JWKS_PATH}", issuer.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_form_escapes_what_it_is_sent() {
+    let issuer = start(CODE_TTL).await;
+    let attack = "\"><script>alert(1)</script>";
+    let escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;";
+    let mut form = authorize_params(REDIRECT);
+    for (name, value) in &mut form {
+        if *name == "state" {
+            *value = attack.into();
+        }
+    }
+    // A user name the form refuses comes back in it, with the state.
+    form.extend([("username", attack.into()), ("role", "customer".into())]);
+    let reply = issuer
+        .client
+        .post(format!("{}/authorize", issuer.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    let html = reply.text().await.unwrap();
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains(attack), "{html}");
+    assert_eq!(
+        html.matches(escaped).count(),
+        2,
+        "state and user name: {html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"state\" value=\"{escaped}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"username\" value=\"{escaped}\"")),
+        "{html}"
+    );
+
+    // The state on the first showing of the form too.
+    let reply = issuer
+        .client
+        .get(format!("{}/authorize", issuer.base))
+        .query(&form[..6])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let html = reply.text().await.unwrap();
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains(escaped), "{html}");
+}
+
+fn grant(ttl: Duration) -> Grant {
+    Grant {
+        client_id: "hifive-web".into(),
+        redirect_uri: REDIRECT.into(),
+        challenge: challenge_of(VERIFIER),
+        role: "customer".into(),
+        user: "alice".into(),
+        expires: std::time::Instant::now() + ttl,
+    }
+}
+
+#[test]
+fn pending_codes_are_capped_and_expired_ones_make_room() {
+    let dir = std::env::temp_dir().join(format!("oauth-test-{}", uuid::Uuid::new_v4()));
+    let issuer = DevIssuer::load_or_create(&dir).unwrap();
+    let oauth = OAuth::new(issuer, vec![PAGE.into()]).with_max_codes(3);
+    let hour = Duration::from_secs(3600);
+    assert!(oauth.issue_code(grant(Duration::ZERO)).is_some());
+    assert!(oauth.issue_code(grant(hour)).is_some());
+    assert!(oauth.issue_code(grant(hour)).is_some());
+    // Full: the expired one is dropped to make room.
+    let fourth = oauth.issue_code(grant(hour));
+    assert!(fourth.is_some());
+    // Full of live codes: refused.
+    assert!(oauth.issue_code(grant(hour)).is_none());
+    // An exchanged code frees its place.
+    assert!(oauth.take_code(&fourth.unwrap()).is_some());
+    assert!(oauth.issue_code(grant(hour)).is_some());
+    assert!(oauth.issue_code(grant(hour)).is_none());
+    assert_eq!(super::MAX_CODES, 1000);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_full_issuer_answers_the_sign_in_with_503() {
+    let issuer = start_with(|oauth| oauth.with_sign_in(true).with_max_codes(1)).await;
+    let _code = issuer.code_for("alice", "customer").await;
+    let mut form = authorize_params(REDIRECT);
+    form.extend([("username", "bob".into()), ("role", "customer".into())]);
+    let reply = issuer
+        .client
+        .post(format!("{}/authorize", issuer.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.headers().get("location").is_none());
+    assert_eq!(reply.headers()["retry-after"], "60");
+    assert!(reply.text().await.unwrap().contains("Try again"));
 }
