@@ -1,5 +1,6 @@
 import { createRouter, createWebHashHistory } from 'vue-router'
 import BoardView from './views/BoardView.vue'
+import { focusHeadingOnNavigation } from './lib/focus'
 
 // Hash routes (#/mine, #/manage): the API's paths (/rooms, /conferences, ...) share the origin.
 export const router = createRouter({
@@ -16,3 +17,5 @@ export const router = createRouter({
 router.afterEach((to) => {
   document.title = `${String(to.meta.title ?? 'HiFive')} — HiFive`
 })
+
+focusHeadingOnNavigation(router)

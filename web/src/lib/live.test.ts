@@ -48,6 +48,7 @@ describe('the live stream', () => {
     source.fire('notification', { notificationId: 2, roomNumber: 7, conferenceId: 3, message: 'Room 7 is released by conference 3.' })
     expect(live.notifications.map((n) => n.notificationId)).toEqual([2, 1])
     expect(seen).toEqual([1, 2, 2])
+    expect(live.latest, 'the one line screen readers hear').toBe('Room 7 is released by conference 3.')
   })
 
   it('shows "reconnecting" while the browser reconnects, and re-reads once back', async () => {
@@ -73,5 +74,19 @@ describe('the live stream', () => {
     expect(live.state).toBe('reconnecting')
     await vi.advanceTimersByTimeAsync(3000)
     expect(FakeEventSource.made).toHaveLength(2)
+  })
+
+  it('announces only what comes over the stream, not the notifications read at start', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify({ _embedded: { notifications: [{ notificationId: 5, roomNumber: 1, conferenceId: 2, message: 'old news' }] }, page: { totalPages: 1 } }), { status: 200 })),
+    )
+    const { live, startLive } = await import('./live')
+    startLive()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.notifications.map((n) => n.message)).toEqual(['old news'])
+    expect(live.latest).toBe('')
+    FakeEventSource.made[0].fire('notification', { notificationId: 6, roomNumber: 1, conferenceId: 2, message: 'Room 1 is released by conference 2.' })
+    expect(live.latest).toBe('Room 1 is released by conference 2.')
   })
 })

@@ -18,6 +18,9 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'unsupported'
 export const live = reactive({
   state: 'connecting' as LiveState,
   notifications: [] as Notification[],
+  /** The last notification that came over the stream (not those read at start): what screen
+   * readers hear, once each. */
+  latest: '',
 })
 
 const KEEP = 20
@@ -37,9 +40,10 @@ function emit(n: Notification | null) {
   for (const l of listeners) l(n)
 }
 
-function add(n: Notification) {
-  if (live.notifications.some((x) => x.notificationId === n.notificationId)) return
+function add(n: Notification): boolean {
+  if (live.notifications.some((x) => x.notificationId === n.notificationId)) return false
   live.notifications = [n, ...live.notifications].sort((a, b) => b.notificationId - a.notificationId).slice(0, KEEP)
+  return true
 }
 
 export async function loadNotifications(): Promise<void> {
@@ -67,7 +71,7 @@ export function startLive(): void {
   source.addEventListener('notification', (event) => {
     try {
       const n = JSON.parse((event as MessageEvent<string>).data) as Notification
-      add(n)
+      if (add(n)) live.latest = n.message
       emit(n)
     } catch {
       emit(null)

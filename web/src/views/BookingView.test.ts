@@ -106,4 +106,32 @@ describe('following a booking', () => {
     expect(room()).toBe('5')
     unmount()
   })
+
+  it('after a cancel, the focus goes to what happened (the confirmation it was on is gone)', async () => {
+    let canceled = false
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init?: RequestInit) => {
+        if (init?.method === 'DELETE') {
+          canceled = true
+          return json(200, { conferenceId: 9, status: 'CANCELED', payId: 3, roomNumber: 2 })
+        }
+        if (url.startsWith('/pays/')) return json(200, { payId: 3, status: canceled ? 'CANCELED' : 'PAID', conferenceId: 9, roomNumber: 2, customer: 'alice' })
+        return json(200, { conferenceId: 9, status: canceled ? 'CANCELED' : 'ASSIGNED', payId: 3, roomNumber: 2, customer: 'alice' })
+      }),
+    )
+    const { root, unmount } = await mount('9')
+    await settle(0)
+    root.querySelector<HTMLButtonElement>('button[aria-label="Cancel booking 9"]')!.click()
+    await settle(0)
+    const yes = [...root.querySelectorAll('button')].find((b) => b.textContent === 'Yes, cancel it')!
+    expect(document.activeElement).toBe(yes)
+    yes.click()
+    await settle(0)
+    await settle(0)
+    expect(root.querySelector('[data-testid="booking-status"]')?.textContent).toBe('CANCELED')
+    expect(yes.isConnected).toBe(false)
+    expect(document.activeElement?.getAttribute('data-testid')).toBe('booking-note')
+    unmount()
+  })
 })
