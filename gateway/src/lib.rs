@@ -123,7 +123,7 @@ impl App {
         });
         let router = proxies(&config)?
             .merge(SystemHealth::new(&config.routes)?.routes(auth))
-            .merge(config.web.routes()?);
+            .merge(config.web.routes(&config.auth.roles_claim)?);
         let limits = &config.limits;
         let max_body = limits.max_body_bytes;
         let docs = openapi::Docs::new(&config.routes, config.upstream_timeout)?;

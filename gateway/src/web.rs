@@ -1,6 +1,7 @@
 //! The web page (`web/`, built by Vite into `WEB_DIR`): `GET /` is its `index.html`, never
 //! cached; `GET /assets/*` its hashed files, cached for good; a few top-level files (the
-//! favicon); `GET /config.json` tells the page where to sign in. The page routes with the
+//! favicon); `GET /config.json` tells the page where to sign in, and in which claim of the token
+//! its roles are (`AUTH_ROLES_CLAIM`, as the gateway reads them). The page routes with the
 //! URL's fragment (`/#/book`), so no other path falls back to it: the API keeps its own.
 //! Without `WEB_DIR` none of this is served (`/` is `404`).
 
@@ -70,20 +71,25 @@ impl WebConfig {
         })
     }
 
-    /// What `GET /config.json` answers.
-    pub fn client_config(&self) -> Value {
+    /// What `GET /config.json` answers; `roles_claim` is where the roles are in a token
+    /// (`AUTH_ROLES_CLAIM`, a dotted path such as `realm_access.roles`).
+    pub fn client_config(&self, roles_claim: &str) -> Value {
         match &self.oidc_issuer {
             Some(issuer) => json!({"oidc": {
                 "issuer": issuer,
                 "clientId": self.client_id,
                 "scope": self.scope,
+                "rolesClaim": roles_claim,
             }}),
             None => json!({}),
         }
     }
 
     /// The page's `Content-Security-Policy`: its own origin, and the issuer's for the token
-    /// call and the sign-in.
+    /// call and the sign-in. No `'unsafe-inline'` styles: the built page has no `<style>`
+    /// element and no `style="..."` markup (Vite extracts the components' CSS into
+    /// `/assets/*.css`; Vue applies `:style` bindings through the CSSOM, which CSP does not
+    /// restrict). A `style="..."` attribute in page markup would be blocked: use a class.
     pub fn content_security_policy(&self) -> String {
         let issuer = self
             .oidc_issuer
@@ -93,13 +99,14 @@ impl WebConfig {
             .unwrap_or_default();
         format!(
             "default-src 'self'; connect-src 'self'{issuer}; img-src 'self' data:; \
-             style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; \
+             style-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
              form-action 'self'{issuer}"
         )
     }
 
-    /// The page's routes (none without `WEB_DIR`).
-    pub fn routes(&self) -> anyhow::Result<Router> {
+    /// The page's routes (none without `WEB_DIR`); `roles_claim` as for
+    /// [`WebConfig::client_config`].
+    pub fn routes(&self, roles_claim: &str) -> anyhow::Result<Router> {
         let Some(dir) = &self.dir else {
             return Ok(Router::new());
         };
@@ -114,7 +121,7 @@ impl WebConfig {
         let assets = ServeDir::new(dir.join("assets"))
             .not_found_service(any(not_found))
             .append_index_html_on_directories(false);
-        let config = self.client_config();
+        let config = self.client_config(roles_claim);
         let mut router = Router::new()
             .route_service("/", ServeFile::new(dir.join("index.html")))
             .route("/config.json", get(move || async move { Json(config) }))
@@ -187,7 +194,7 @@ mod tests {
         assert_eq!(
             WebConfig::default().content_security_policy(),
             "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
-             style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; \
+             style-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
              form-action 'self'"
         );
         assert_eq!(origin_of("ftp://x"), None);

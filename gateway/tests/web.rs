@@ -13,6 +13,7 @@ use std::{path::PathBuf, time::Duration};
 use gateway::{App, Config, limits::Limits, routes, web::WebConfig};
 use hifive_common::{ServerConfig, auth::AuthConfig};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A gateway with every upstream unreachable; its base URL, stopped when dropped.
 struct Gateway {
@@ -61,6 +62,8 @@ fn page_dir() -> PathBuf {
     .unwrap();
     std::fs::write(dir.join("assets/index-Ab12Cd.js"), "console.log(1)").unwrap();
     std::fs::write(dir.join("favicon.svg"), "<svg/>").unwrap();
+    // Beside the page, outside assets/: never served.
+    std::fs::write(dir.join("outside.txt"), "not for browsers").unwrap();
     dir
 }
 
@@ -77,6 +80,28 @@ fn uuid_like() -> String {
 
 async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.unwrap()
+}
+
+/// `GET target` sent as is (reqwest would normalise `..` and `%2e%2e` away): the status and
+/// the body.
+async fn raw_get(base: &str, target: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {
@@ -96,7 +121,11 @@ async fn the_page_is_served_with_its_headers_and_sign_in_settings() {
         client_id: "hifive-web".into(),
         scope: "openid".into(),
     };
-    let gw = start(web, AuthConfig::off()).await;
+    let auth = AuthConfig {
+        roles_claim: "realm_access.roles".into(),
+        ..AuthConfig::off()
+    };
+    let gw = start(web, auth).await;
 
     let index = get(&format!("{}/", gw.url)).await;
     assert_eq!(index.status(), 200);
@@ -125,15 +154,32 @@ async fn the_page_is_served_with_its_headers_and_sign_in_settings() {
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
-    for refused in [
-        "/assets/../index.html",
-        "/index.html",
-        "/book",
-        "/favicon.ico",
-    ] {
+    for refused in ["/index.html", "/outside.txt", "/book", "/favicon.ico"] {
         let reply = get(&format!("{}{refused}", gw.url)).await;
         assert_eq!(reply.status(), 404, "{refused}");
     }
+    // Out of assets/ by `..`, written in every way: sent as is, over a bare connection.
+    for traversal in [
+        "/assets/../index.html",
+        "/assets/%2e%2e/index.html",
+        "/assets/%2E%2E/outside.txt",
+        "/assets/..%2findex.html",
+        "/assets/%2e%2e%2foutside.txt",
+        "/assets/..%5coutside.txt",
+        "/assets/../../outside.txt",
+        "/assets//../index.html",
+    ] {
+        let (status, body) = raw_get(&gw.url, traversal).await;
+        assert_eq!(status, 404, "{traversal}: {body}");
+        assert!(!body.contains("<title>HiFive"), "{traversal}: {body}");
+        assert!(!body.contains("not for browsers"), "{traversal}: {body}");
+        let body: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{traversal}: not JSON ({e}): {body}"));
+        assert_eq!(body["error"], "not_found", "{traversal}");
+    }
+    // The bare connection itself works: the same request for a real asset is served.
+    let (status, body) = raw_get(&gw.url, "/assets/index-Ab12Cd.js").await;
+    assert_eq!((status, body.as_str()), (200, "console.log(1)"));
     let post = reqwest::Client::new()
         .post(format!("{}/", gw.url))
         .send()
@@ -149,6 +195,8 @@ async fn the_page_is_served_with_its_headers_and_sign_in_settings() {
     assert_eq!(config["oidc"]["issuer"], "http://127.0.0.1:8089");
     assert_eq!(config["oidc"]["clientId"], "hifive-web");
     assert_eq!(config["oidc"]["scope"], "openid");
+    // Where the roles are in a token: AUTH_ROLES_CLAIM, as the gateway itself reads them.
+    assert_eq!(config["oidc"]["rolesClaim"], "realm_access.roles");
 
     // The API is still the API, and the page is not part of its document.
     let api = get(&format!("{}/conferences", gw.url)).await;
@@ -194,4 +242,27 @@ async fn system_health_needs_a_token_and_shows_unreachable_services() {
         assert_eq!(service["health"], Value::Null);
         assert!(service["error"].is_string());
     }
+}
+
+#[tokio::test]
+async fn the_page_reads_roles_from_the_default_claim() {
+    let dir = page_dir();
+    let web = WebConfig {
+        dir: Some(dir.clone()),
+        oidc_issuer: Some("http://127.0.0.1:8089".into()),
+        client_id: "hifive-web".into(),
+        scope: "openid".into(),
+    };
+    let gw = start(
+        web,
+        AuthConfig::jwt("http://127.0.0.1:9/jwks.json", "hifive-dev"),
+    )
+    .await;
+    let config: Value = get(&format!("{}/config.json", gw.url))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["oidc"]["rolesClaim"], "role");
+    let _ = std::fs::remove_dir_all(dir);
 }
