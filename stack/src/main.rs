@@ -9,7 +9,7 @@
 //! [USER]` (`script/token`) prints one.
 //!
 //! Settings (environment): `DATA_DIR`, `KAFKA_PORT`, `ISSUER_PORT`, `ISSUER_REDIRECT_ORIGINS`,
-//! `ISSUER_SIGN_IN` (default `on` here),
+//! `ISSUER_SIGN_IN` (default here: `on` when `HOST` is loopback),
 //! `HOST`, `GATEWAY_PORT`,
 //! `CONFERENCE_PORT`, `PAY_PORT`, `ROOM_PORT`, `CUSTOMER_CENTER_PORT`, `<SERVICE>_REPLICAS`,
 //! `<SERVICE>_DATABASE_URL`, `BROKER_LOG`, `TANSU_BIN`; everything else is passed to the

@@ -135,9 +135,7 @@ fn issuer_spec(data_dir: &Path, issuer_port: u16) -> anyhow::Result<Spec> {
         args: vec!["issuer".into(), "--port".into(), issuer_port.to_string()],
         env: vec![
             ("DATA_DIR".into(), data_dir.display().to_string()),
-            // The web page signs in here: on for the local stack (it listens on HOST,
-            // 127.0.0.1 by default), unless the environment says otherwise.
-            ("ISSUER_SIGN_IN".into(), env_or("ISSUER_SIGN_IN", "on")),
+            ("ISSUER_SIGN_IN".into(), issuer_sign_in()?),
         ],
         cwd: None,
         output: Output::Prefixed,
@@ -148,6 +146,15 @@ fn issuer_spec(data_dir: &Path, issuer_port: u16) -> anyhow::Result<Spec> {
         stop_grace: Duration::from_secs(2),
         escalate_to: None,
     })
+}
+
+/// `ISSUER_SIGN_IN` for the local issuer: the web page signs in there, so `on` while it
+/// listens on a loopback `HOST` (127.0.0.1, the default: only this machine reaches its
+/// password-less form); on any other `HOST` `off` unless the environment says `on`.
+fn issuer_sign_in() -> anyhow::Result<String> {
+    let host = env_parse("HOST", std::net::IpAddr::from([127, 0, 0, 1]))?;
+    let default = if host.is_loopback() { "on" } else { "off" };
+    Ok(env_or("ISSUER_SIGN_IN", default))
 }
 
 /// The environment every service gets: the broker, the data dir, the host, and the local
