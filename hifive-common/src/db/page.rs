@@ -77,7 +77,9 @@ impl<'a> Table<'a> {
             .await
     }
 
-    /// Page `limit`/`offset`, each row read by `read`, and the total.
+    /// Page `limit`/`offset`, each row read by `read`, and the total. Rows and total come from
+    /// one statement, so they agree (two queries could see a row committed in between: a
+    /// total of 1 over an empty page); only a page past the end asks for the total again.
     pub async fn page_read<T>(
         &self,
         db: &Db,
@@ -95,13 +97,14 @@ impl<'a> Table<'a> {
             Some((column, _)) => (format!("WHERE {column} = $1"), 2),
             None => (String::new(), 1),
         };
+        let count = format!("SELECT COUNT(*) FROM {table} {clause}");
         let select = format!(
-            "SELECT {columns} FROM {table} {clause} ORDER BY {order_by} LIMIT ${first} OFFSET ${}",
+            "SELECT {columns}, ({count}) AS page_total FROM {table} {clause} \
+             ORDER BY {order_by} LIMIT ${first} OFFSET ${}",
             first + 1
         );
-        let count = format!("SELECT COUNT(*) AS n FROM {table} {clause}");
         let mut rows = sqlx::query(&select);
-        let mut total = sqlx::query(&count);
+        let mut total = sqlx::query_scalar::<_, i64>(&count);
         match filter {
             Some((_, Match::Text(v))) => {
                 rows = rows.bind(*v);
@@ -114,7 +117,66 @@ impl<'a> Table<'a> {
             None => {}
         }
         let rows = rows.bind(limit).bind(offset).fetch_all(db).await?;
-        let total: i64 = total.fetch_one(db).await?.try_get("n")?;
+        let total: i64 = match rows.first() {
+            Some(row) => row.try_get("page_total")?,
+            None => total.fetch_one(db).await?,
+        };
         Ok((rows.iter().map(read).collect::<Result<_, _>>()?, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: a failed step fails the test"
+    )]
+
+    use super::*;
+
+    async fn rooms() -> Db {
+        static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+        let none = crate::db::Migrations {
+            sqlite: &NONE,
+            postgres: &NONE,
+        };
+        let db = crate::db::connect("sqlite::memory:", &none).await.unwrap();
+        sqlx::query("CREATE TABLE room (room_number BIGINT, customer TEXT)")
+            .execute(&db)
+            .await
+            .unwrap();
+        for (n, who) in [(1, "alice"), (2, "bob"), (3, "alice")] {
+            sqlx::query("INSERT INTO room VALUES ($1, $2)")
+                .bind(n)
+                .bind(who)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        db
+    }
+
+    async fn numbers(table: Table<'_>, db: &Db, limit: i64, offset: i64) -> (Vec<i64>, i64) {
+        table
+            .page_read(db, limit, offset, |row| {
+                row.try_get::<i64, _>("room_number")
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_and_its_total_past_the_end_and_filtered() {
+        let db = rooms().await;
+        let all = Table::new("room", "room_number", "room_number");
+        assert_eq!(numbers(all, &db, 2, 0).await, (vec![1, 2], 3));
+        assert_eq!(numbers(all, &db, 2, 2).await, (vec![3], 3));
+        // Past the end: no rows, still the total.
+        assert_eq!(numbers(all, &db, 2, 10).await, (vec![], 3));
+        let alice = all.of_customer(Some("alice"));
+        assert_eq!(numbers(alice, &db, 1, 0).await, (vec![1], 2));
+        assert_eq!(numbers(alice, &db, 1, 5).await, (vec![], 2));
+        let by_id = all.only("room_number", Some(Match::Id(2)));
+        assert_eq!(numbers(by_id, &db, 10, 0).await, (vec![2], 1));
     }
 }
