@@ -7,23 +7,15 @@
     reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
-use std::{net::SocketAddr, time::Duration};
+mod common;
 
-use gateway::{App, Config, limits::Limits, routes};
-use hifive_common::ServerConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::net::SocketAddr;
+
+use gateway::App;
 
 /// A plain HTTP/1.1 request; the answer's status and whole text.
 async fn send(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    let status = answer[9..12].parse().unwrap();
-    (status, answer)
+    common::send(&addr.to_string(), method, path).await
 }
 
 /// The value of the sample of `name` whose labels include all of `labels` (0 when absent).
@@ -37,23 +29,10 @@ fn sample(page: &str, name: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_are_on_the_management_port_only_and_count_routes_upstreams_and_refusals() {
-    // Nothing listens on port 9 here: every upstream is unreachable.
-    let dead = "http://127.0.0.1:9";
-    let config = Config {
-        server: ServerConfig {
-            port: 0,
-            ..ServerConfig::from_env("gateway", 0).unwrap()
-        },
-        routes: routes(dead, dead, dead, dead),
-        upstream_timeout: Duration::from_secs(5),
-        limits: Limits {
-            rate: None,
-            ..Limits::from_env().unwrap()
-        },
-        management_port: 0,
-        auth: hifive_common::auth::AuthConfig::off(),
-        web: gateway::web::WebConfig::default(),
-    };
+    let config = common::unreachable_upstreams(
+        gateway::web::WebConfig::default(),
+        hifive_common::auth::AuthConfig::off(),
+    );
     let (server, management) = App::build_with_management(config).await.unwrap();
     let public = server.local_addr();
     let stop = server.shutdown_token();

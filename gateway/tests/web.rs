@@ -8,12 +8,13 @@
     reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
-use gateway::{App, Config, limits::Limits, routes, web::WebConfig};
-use hifive_common::{ServerConfig, auth::AuthConfig};
+mod common;
+
+use gateway::{App, web::WebConfig};
+use hifive_common::auth::AuthConfig;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A gateway with every upstream unreachable; its base URL, stopped when dropped.
 struct Gateway {
@@ -28,27 +29,22 @@ impl Drop for Gateway {
 }
 
 async fn start(web: WebConfig, auth: AuthConfig) -> Gateway {
-    let dead = "http://127.0.0.1:9";
-    let config = Config {
-        server: ServerConfig {
-            port: 0,
-            ..ServerConfig::from_env("gateway", 0).unwrap()
-        },
-        routes: routes(dead, dead, dead, dead),
-        upstream_timeout: Duration::from_secs(5),
-        limits: Limits {
-            rate: None,
-            ..Limits::from_env().unwrap()
-        },
-        management_port: 0,
-        auth,
-        web,
-    };
+    let config = common::unreachable_upstreams(web, auth);
     let server = App::build(config).await.unwrap();
     let url = format!("http://{}", server.local_addr());
     let stop = server.shutdown_token();
     tokio::spawn(server.run());
     Gateway { url, stop }
+}
+
+/// The page in `dir`, signing in at a local issuer.
+fn page_config(dir: &std::path::Path) -> WebConfig {
+    WebConfig {
+        dir: Some(dir.to_owned()),
+        oidc_issuer: Some("http://127.0.0.1:8089".into()),
+        client_id: "hifive-web".into(),
+        scope: "openid".into(),
+    }
 }
 
 /// A built page as Vite lays it out.
@@ -85,19 +81,8 @@ async fn get(url: &str) -> reqwest::Response {
 /// `GET target` sent as is (reqwest would normalise `..` and `%2e%2e` away): the status and
 /// the body.
 async fn raw_get(base: &str, target: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await.unwrap();
-    let reply = String::from_utf8_lossy(&reply).into_owned();
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = reply
+    let (status, answer) = common::send(base.trim_start_matches("http://"), "GET", target).await;
+    let body = answer
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
@@ -115,12 +100,7 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 #[tokio::test]
 async fn the_page_is_served_with_its_headers_and_sign_in_settings() {
     let dir = page_dir();
-    let web = WebConfig {
-        dir: Some(dir.clone()),
-        oidc_issuer: Some("http://127.0.0.1:8089".into()),
-        client_id: "hifive-web".into(),
-        scope: "openid".into(),
-    };
+    let web = page_config(&dir);
     let auth = AuthConfig {
         roles_claim: "realm_access.roles".into(),
         ..AuthConfig::off()
@@ -247,12 +227,7 @@ async fn system_health_needs_a_token_and_shows_unreachable_services() {
 #[tokio::test]
 async fn the_page_reads_roles_from_the_default_claim() {
     let dir = page_dir();
-    let web = WebConfig {
-        dir: Some(dir.clone()),
-        oidc_issuer: Some("http://127.0.0.1:8089".into()),
-        client_id: "hifive-web".into(),
-        scope: "openid".into(),
-    };
+    let web = page_config(&dir);
     let gw = start(
         web,
         AuthConfig::jwt("http://127.0.0.1:9/jwks.json", "hifive-dev"),

@@ -71,19 +71,27 @@ fn authorize_params(redirect_uri: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The sign-in form as a browser sends it back: the authorization request, user name and role.
+fn sign_in_form(redirect_uri: &str, user: &str, role: &str) -> Vec<(&'static str, String)> {
+    let mut form = authorize_params(redirect_uri);
+    form.extend([("username", user.into()), ("role", role.into())]);
+    form
+}
+
 impl Issuer {
-    /// Signs in through the form; the `Location` it sends the browser to.
-    async fn sign_in(&self, user: &str, role: &str) -> (StatusCode, String) {
-        let mut form = authorize_params(REDIRECT);
-        form.push(("username", user.into()));
-        form.push(("role", role.into()));
-        let reply = self
-            .client
+    /// `POST /authorize` with `form`.
+    async fn submit(&self, form: &[(&'static str, String)]) -> reqwest::Response {
+        self.client
             .post(format!("{}/authorize", self.base))
-            .form(&form)
+            .form(form)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Signs in through the form; the `Location` it sends the browser to.
+    async fn sign_in(&self, user: &str, role: &str) -> (StatusCode, String) {
+        let reply = self.submit(&sign_in_form(REDIRECT, user, role)).await;
         let location = reply
             .headers()
             .get("location")
@@ -271,15 +279,9 @@ async fn foreign_or_missing_redirect_uris_get_an_error_page_never_a_redirect() {
             .unwrap();
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{redirect_uri}");
         assert!(page.headers().get("location").is_none());
-        let mut form = authorize_params(redirect_uri);
-        form.extend([("username", "alice".into()), ("role", "customer".into())]);
         let reply = issuer
-            .client
-            .post(format!("{}/authorize", issuer.base))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .submit(&sign_in_form(redirect_uri, "alice", "customer"))
+            .await;
         assert_eq!(reply.status(), StatusCode::BAD_REQUEST, "{redirect_uri}");
         assert!(reply.headers().get("location").is_none());
     }
@@ -345,8 +347,7 @@ async fn without_issuer_sign_in_there_is_no_sign_in() {
         assert!(discovery.get(field).is_none(), "{field} in {discovery}");
     }
 
-    let mut form = authorize_params(REDIRECT);
-    form.extend([("username", "boss".into()), ("role", "manager".into())]);
+    let form = sign_in_form(REDIRECT, "boss", "manager");
     let get = issuer
         .client
         .get(format!("{}/authorize", issuer.base))
@@ -400,13 +401,7 @@ async fn the_form_escapes_what_it_is_sent() {
     }
     // A user name the form refuses comes back in it, with the state.
     form.extend([("username", attack.into()), ("role", "customer".into())]);
-    let reply = issuer
-        .client
-        .post(format!("{}/authorize", issuer.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let reply = issuer.submit(&form).await;
     assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
     let html = reply.text().await.unwrap();
     assert!(!html.contains("<script"), "{html}");
@@ -476,15 +471,9 @@ fn pending_codes_are_capped_and_expired_ones_make_room() {
 async fn a_full_issuer_answers_the_sign_in_with_503() {
     let issuer = start_with(|oauth| oauth.with_sign_in(true).with_max_codes(1)).await;
     let _code = issuer.code_for("alice", "customer").await;
-    let mut form = authorize_params(REDIRECT);
-    form.extend([("username", "bob".into()), ("role", "customer".into())]);
     let reply = issuer
-        .client
-        .post(format!("{}/authorize", issuer.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .submit(&sign_in_form(REDIRECT, "bob", "customer"))
+        .await;
     assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(reply.headers().get("location").is_none());
     assert_eq!(reply.headers()["retry-after"], "60");
