@@ -79,7 +79,8 @@ impl<'a> Table<'a> {
 
     /// Page `limit`/`offset`, each row read by `read`, and the total. Rows and total come from
     /// one statement, so they agree (two queries could see a row committed in between: a
-    /// total of 1 over an empty page); only a page past the end asks for the total again.
+    /// total of 1 over an empty page); an empty first page has a total of 0, and only a page
+    /// past the end asks for the total again.
     pub async fn page_read<T>(
         &self,
         db: &Db,
@@ -119,6 +120,10 @@ impl<'a> Table<'a> {
         let rows = rows.bind(limit).bind(offset).fetch_all(db).await?;
         let total: i64 = match rows.first() {
             Some(row) => row.try_get("page_total")?,
+            // An empty first page: there was nothing (a count now could see a row committed
+            // since, and say 1 over an empty page).
+            None if offset == 0 => 0,
+            // Past the end: how many there are now.
             None => total.fetch_one(db).await?,
         };
         Ok((rows.iter().map(read).collect::<Result<_, _>>()?, total))
@@ -178,5 +183,7 @@ mod tests {
         assert_eq!(numbers(alice, &db, 1, 5).await, (vec![], 2));
         let by_id = all.only("room_number", Some(Match::Id(2)));
         assert_eq!(numbers(by_id, &db, 10, 0).await, (vec![2], 1));
+        let nobody = all.of_customer(Some("carol"));
+        assert_eq!(numbers(nobody, &db, 10, 0).await, (vec![], 0));
     }
 }
