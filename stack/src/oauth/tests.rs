@@ -79,6 +79,29 @@ fn sign_in_form(redirect_uri: &str, user: &str, role: &str) -> Vec<(&'static str
 }
 
 impl Issuer {
+    /// The discovery document, asked for by the page's origin.
+    async fn discovery(&self) -> Value {
+        self.client
+            .get(format!("{}/.well-known/openid-configuration", self.base))
+            .header("Origin", PAGE)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /authorize` with `query`: the sign-in form, or an error page.
+    async fn authorize_page(&self, query: &[(&'static str, String)]) -> reqwest::Response {
+        self.client
+            .get(format!("{}/authorize", self.base))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `POST /authorize` with `form`.
     async fn submit(&self, form: &[(&'static str, String)]) -> reqwest::Response {
         self.client
@@ -133,29 +156,14 @@ impl Issuer {
 #[tokio::test]
 async fn a_signed_in_user_gets_a_token_the_services_accept() {
     let issuer = start(CODE_TTL).await;
-    let discovery: Value = issuer
-        .client
-        .get(format!("{}/.well-known/openid-configuration", issuer.base))
-        .header("Origin", PAGE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = issuer.discovery().await;
     assert_eq!(
         discovery["token_endpoint"],
         format!("{}/token", issuer.base)
     );
     assert_eq!(discovery["code_challenge_methods_supported"][0], "S256");
 
-    let page = issuer
-        .client
-        .get(format!("{}/authorize", issuer.base))
-        .query(&authorize_params(REDIRECT))
-        .send()
-        .await
-        .unwrap();
+    let page = issuer.authorize_page(&authorize_params(REDIRECT)).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     for part in [
@@ -270,13 +278,7 @@ async fn foreign_or_missing_redirect_uris_get_an_error_page_never_a_redirect() {
         "http://127.0.0.1:28088/#fragment",
         "",
     ] {
-        let page = issuer
-            .client
-            .get(format!("{}/authorize", issuer.base))
-            .query(&authorize_params(redirect_uri))
-            .send()
-            .await
-            .unwrap();
+        let page = issuer.authorize_page(&authorize_params(redirect_uri)).await;
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{redirect_uri}");
         assert!(page.headers().get("location").is_none());
         let reply = issuer
@@ -327,15 +329,7 @@ async fn bad_user_names_and_roles_show_the_form_again() {
 #[tokio::test]
 async fn without_issuer_sign_in_there_is_no_sign_in() {
     let issuer = start_with(|oauth| oauth).await;
-    let discovery: Value = issuer
-        .client
-        .get(format!("{}/.well-known/openid-configuration", issuer.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = issuer.discovery().await;
     assert_eq!(discovery["issuer"], ISSUER);
     assert!(discovery["jwks_uri"].is_string());
     for field in [
@@ -421,13 +415,7 @@ async fn the_form_escapes_what_it_is_sent() {
     );
 
     // The state on the first showing of the form too.
-    let reply = issuer
-        .client
-        .get(format!("{}/authorize", issuer.base))
-        .query(&form[..6])
-        .send()
-        .await
-        .unwrap();
+    let reply = issuer.authorize_page(&form[..6]).await;
     assert_eq!(reply.status(), StatusCode::OK);
     let html = reply.text().await.unwrap();
     assert!(!html.contains("<script"), "{html}");
