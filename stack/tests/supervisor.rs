@@ -190,9 +190,11 @@ async fn failing_liveness_restarts_and_failing_again_restarts_the_dependency_fir
         supervisor.pid("service").is_some_and(|p| p != first_pid)
     })
     .await;
-    // Still failing after its restart: the broker is restarted first, then the service.
-    until("the broker is restarted", || {
-        restarts(&supervisor).iter().any(|(n, _)| n == "broker")
+    // Still failing after its restart: the broker is restarted first, then the service. The
+    // service's second restart is recorded once its old process has stopped, a moment after
+    // the broker's: wait for both, not just the broker's.
+    until("the broker and then the service are restarted", || {
+        restarts(&supervisor).len() >= 3
     })
     .await;
     let order: Vec<String> = restarts(&supervisor).into_iter().map(|(n, _)| n).collect();
