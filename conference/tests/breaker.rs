@@ -50,8 +50,12 @@ impl FakePay {
 
 async fn room_applied(State(pay): State<Arc<FakePay>>) -> (StatusCode, Json<serde_json::Value>) {
     pay.hits.fetch_add(1, Ordering::SeqCst);
+    // Listen before looking at the mode: a release between the look and the wait is not lost.
+    let released = pay.release.notified();
+    tokio::pin!(released);
+    released.as_mut().enable();
     if pay.mode.load(Ordering::SeqCst) == HOLD {
-        pay.release.notified().await;
+        released.await;
     }
     match pay.mode.load(Ordering::SeqCst) {
         FAIL => (
@@ -137,7 +141,12 @@ async fn open_it(pay: &FakePay, guard: &GuardedPay) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_refuses_half_opens_closes_and_reopens() {
-    let (pay, guard) = guarded(small()).await;
+    // Open long enough that the five refusals below cannot outlast it on a busy machine.
+    let (pay, guard) = guarded(GuardConfig {
+        open_wait: Duration::from_secs(2),
+        ..small()
+    })
+    .await;
     assert_eq!(guard.pay(request()).await.unwrap().get(), 7);
     assert_eq!(guard.breaker().name(), "CLOSED");
 

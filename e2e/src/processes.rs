@@ -243,8 +243,16 @@ impl System {
     /// Waits until the consumer of every event-driven service has joined its group and caught
     /// up (a consumer that just joined reads what was published meanwhile, and conference
     /// refuses bookings for the moment it is late).
+    /// Every instance counts, replicas too: one that joins late takes partitions over from
+    /// the others, after they handled what was published meanwhile.
     pub async fn until_joined(&self) {
-        for name in ["conference", "pay", "room", "customer-center"] {
+        const EVENT_DRIVEN: [&str; 4] = ["conference", "pay", "room", "customer-center"];
+        let replicas = self
+            .replicas
+            .iter()
+            .filter(|(service, _, _)| EVENT_DRIVEN.contains(service))
+            .map(|(_, key, _)| *key);
+        for name in EVENT_DRIVEN.into_iter().chain(replicas) {
             let url = format!("{}/health/ready", self.url_of(name));
             let http = self.http.clone();
             eventually(

@@ -40,6 +40,16 @@ async fn duplicate_and_late_events_change_nothing() {
         })
         .await;
     assert!(saga.iter().any(|r| is_event(r, "Paid", first)));
+    // The view starts EMPTY: see it FULL first, so that EMPTY below is the cancellation's.
+    sys.until(
+        "the view shows room 5 held by the first booking",
+        "/roomStates/search/findByRoomNumber?roomNumber=5",
+        |v| {
+            let room = &v["_embedded"]["roomStates"][0];
+            room["roomStatus"] == "FULL" && room["conferenceId"] == first
+        },
+    )
+    .await;
 
     // Every event so far delivered a second time, unchanged (same eventIds).
     for r in &saga {

@@ -143,6 +143,15 @@ async fn a_payment_made_after_conference_gave_up_is_refunded() {
     .await;
     // Room catches up (Paid, then PayCanceled): it takes the room and gives it back.
     sys.restart("room").await;
+    sys.read_topic("hifive", |records| {
+        ["Assigned", "CancelAssigned"].iter().all(|kind| {
+            records.iter().any(|r| {
+                let v = r.json();
+                v["eventType"] == *kind && v["conferenceId"] == id
+            })
+        })
+    })
+    .await;
     let quiet = sys.assert_consistent(&[]).await;
     assert_eq!(quiet.rooms[0].room_status, "EMPTY");
     assert_eq!(quiet.bookings[0].status, "FAILED");

@@ -94,11 +94,20 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
     }
     // Both room instances applied payments or refunds (assigned or released rooms).
     for key in ["room", "room-2"] {
-        let (_, health) = sys.health(key, "/health/ready").await;
-        let applied = health["components"]["kafka"]["applied"].as_u64();
-        assert!(
-            applied.is_some_and(|n| n > 0),
-            "{key} assigned no room ({health})"
-        );
+        let url = format!("{}/health/ready", sys.service(key));
+        eventually(
+            &format!("{key} assigned or released a room"),
+            Duration::from_secs(60),
+            || {
+                let url = url.clone();
+                async move {
+                    let body: serde_json::Value =
+                        reqwest::get(&url).await.ok()?.json().await.ok()?;
+                    let applied = body["components"]["kafka"]["applied"].as_u64()?;
+                    (applied > 0).then_some(())
+                }
+            },
+        )
+        .await;
     }
 }
