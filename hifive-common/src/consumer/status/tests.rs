@@ -4,9 +4,11 @@
 use super::*;
 
 /// The stall time of these tests, and a sleep that certainly passes it (time passing is
-/// what they test; the margins keep a busy machine from mattering).
-const STALL: Duration = Duration::from_millis(300);
-const PAST_STALL: Duration = Duration::from_millis(350);
+/// what they test). A sleep lasts at least its time, so any margin does for "stalled"; the
+/// stall time itself is the margin for "not stalled yet" (a few steps must fit in it on a
+/// busy machine that may pause a thread for hundreds of milliseconds).
+const STALL: Duration = Duration::from_secs(1);
+const PAST_STALL: Duration = Duration::from_millis(1_050);
 
 fn stalled_status(stall_after: Duration) -> ConsumerStatus {
     let status = ConsumerStatus::new(StallSettings {
