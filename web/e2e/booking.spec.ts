@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { expectFitsWidth, expectNotReloaded, freshRooms, mark, nav, service, shot, signIn, tokenOf, visitor } from './helpers'
+import { expectAccessible, expectFitsWidth, expectNotReloaded, freshRooms, mark, nav, service, shot, signIn, tokenOf, visitor } from './helpers'
 
 // The issue's scenario, as people do it in a browser: a room manager registers two rooms;
 // a customer books one and follows it to ASSIGNED; someone else watches the board turn FULL
@@ -9,7 +9,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   const [r1, r2] = freshRooms()
 
   // A room manager signs in through the issuer's form and registers two rooms.
-  const manager = await signIn(browser, 'boss', 'Room manager')
+  const manager = await signIn(browser, 'boss', 'Room manager', undefined, { audit: true })
   await nav(manager.page, 'Manage').click()
   await expect(manager.page.getByRole('heading', { name: 'Register a room' })).toBeVisible()
   for (const n of [r1, r2]) {
@@ -19,6 +19,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   }
   await expect(manager.page.getByTestId('health-panel').getByTestId('health-conference')).toBeVisible()
   await shot(manager.page, 'manager-registered-rooms')
+  await expectAccessible(manager.page, 'the Manage page')
 
   // Someone not signed in, on a phone-sized screen, watches the board.
   const watcher = await visitor(browser, { width: 375, height: 812 })
@@ -29,6 +30,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await mark(watcher.page)
   await expectFitsWidth(watcher.page, 375)
   await shot(watcher.page, 'watcher-board-empty')
+  await expectAccessible(watcher.page, 'the room board on a phone')
 
   // A customer books room 1 and sees it become ASSIGNED without reloading.
   const alice = await signIn(browser, `alice-${r1}`, 'Customer')
@@ -42,6 +44,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(alice.page.getByTestId('booking-payment')).toContainText('PAID')
   await expectNotReloaded(alice.page)
   await shot(alice.page, 'customer-booking-assigned')
+  await expectAccessible(alice.page, 'a booking page')
 
   // The watcher's board turned FULL live. The board also re-reads every 30 s by itself (for
   // rooms registered, which make no notification): with the usual 30 s timeout that re-read
@@ -82,6 +85,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
     await expect(alice.page.getByTestId('retry-status')).toContainText(/trying again in \d+ s/)
     await expect(alice.page.getByTestId('retry-status')).toContainText(/Payments are/)
     await shot(alice.page, 'customer-retrying-pay-down')
+  await expectAccessible(alice.page, 'the retry message')
   } finally {
     service('pay', 'start')
   }
@@ -105,6 +109,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(alice.page.getByTestId(`booking-row-${firstId}`)).toHaveAttribute('data-status', 'CANCELED')
   await expect(alice.page.getByTestId('my-bookings').locator(`tbody tr[data-room="${r2}"]`)).toHaveCount(1)
   await shot(alice.page, 'customer-my-bookings')
+  await expectAccessible(alice.page, 'My bookings')
   // The attempts refused while pay was down are kept as FAILED (never charged), shown on request.
   const showFailed = alice.page.getByTestId('show-failed')
   if (await showFailed.count()) {
@@ -134,6 +139,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await bob.page.goto(`/#/bookings/${secondId}`)
   await expect(bob.page.getByTestId('booking-problem')).toContainText('does not exist, or it is not yours')
   await shot(bob.page, 'other-customer-sees-nothing')
+  await expectAccessible(bob.page, 'a booking that is not yours')
 
   // The manager sees every booking and payment, and the feed.
   await manager.page.reload()
@@ -153,5 +159,6 @@ test('a token the API refuses ends the session with a clear message', async ({ b
   await person.page.reload()
   await expect(person.page.getByTestId('session-ended')).toContainText('Your session has ended — sign in again')
   await shot(person.page, 'session-ended')
+  await expectAccessible(person.page, 'the session-ended message')
   await person.context.close()
 })

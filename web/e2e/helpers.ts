@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import AxeBuilder from '@axe-core/playwright'
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
 
 const artifacts = process.env.BROWSER_ARTIFACTS ?? 'test-results'
@@ -26,12 +27,19 @@ export async function visitor(browser: Browser, viewport = { width: 1100, height
   return { context, page }
 }
 
-/** Signs in through the development issuer's form, as a person would. */
-export async function signIn(browser: Browser, user: string, role: 'Customer' | 'Room manager', viewport?: { width: number; height: number }): Promise<Person> {
+/** Signs in through the development issuer's form, as a person would (`audit`: check the form with axe). */
+export async function signIn(
+  browser: Browser,
+  user: string,
+  role: 'Customer' | 'Room manager',
+  viewport?: { width: number; height: number },
+  { audit = false } = {},
+): Promise<Person> {
   const person = await visitor(browser, viewport)
   const { page } = person
   await page.getByTestId('account').getByRole('button', { name: 'Sign in' }).click()
   await expect(page.getByLabel('User name')).toBeVisible()
+  if (audit) await expectAccessible(page, "the issuer's sign-in form")
   await page.getByLabel('User name').fill(user)
   await page.getByLabel(role).check()
   await page.getByRole('button', { name: 'Sign in' }).click()
@@ -80,4 +88,16 @@ export function nav(page: Page, name: 'Rooms' | 'My bookings' | 'Manage') {
 /** Nothing sticks out sideways: the page is usable at `width` without scrolling across. */
 export async function expectFitsWidth(page: Page, width: number): Promise<void> {
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width)
+}
+
+/**
+ * No WCAG 2.1 A/AA violation that axe-core can find on the page as it is now (labels, names,
+ * contrast, landmarks, ARIA use). `what` names the state in the failure.
+ */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.replace(/\n/g, ' ')}`).join('\n')}`,
+  )
+  expect(found, `accessibility of ${what}`).toEqual([])
 }
