@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 /// the retry `Retry-After` invites succeeds; keys are per user; rooms too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_with_an_idempotency_key_create_nothing_twice() {
-    let mut sys = System::start_with(&[("PAY_ADMIN_ENABLED", "true")]).await;
+    // Pay is made slow at times below (up to 5 s): conference waits for it up to 10 s.
+    let mut sys =
+        System::start_with(&[("PAY_ADMIN_ENABLED", "true"), ("PAY_TIMEOUT_MS", "10000")]).await;
     for room in 1..=5 {
         sys.register_room(room).await;
     }
@@ -63,8 +65,9 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
     assert_eq!(replay.json, winner.json, "{}", replay.text);
     // A client that gives up while pay answers: the booking is carried to its end all the
     // same, and the retry gets its answer (not a second booking, not a 409 for long). It
-    // gives up once its booking exists (pay takes 1.5 s), not after a guess of how long the
-    // way there takes.
+    // gives up once its booking exists (pay takes 5 s), not after a guess of how long the way
+    // there takes.
+    sys.set_pay_latency(json!(5000)).await;
     let impatient = tokio::spawn(
         reqwest::Client::new()
             .post(format!("{}/conferences", sys.gateway()))
@@ -83,14 +86,16 @@ async fn retries_with_an_idempotency_key_create_nothing_twice() {
         },
     )
     .await;
-    assert!(
-        !impatient.is_finished(),
-        "the client should still be waiting for pay"
-    );
+    if impatient.is_finished() {
+        panic!(
+            "the client should still be waiting for pay: {:?}",
+            impatient.await
+        );
+    }
     impatient.abort();
     let answered = e2e::eventually(
         "the retry with key-4 is answered",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || async {
             let r = post(&sys, alice, "key-4", 5).await;
             (r.status == 201).then_some(r)

@@ -63,6 +63,11 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             "{key} took no booking: the gateway does not balance ({health})"
         );
     }
+    // A probe that gets no answer is tried again, within each wait's deadline.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     // The consumer groups spread the 3 partitions over the instances: each holds some (as
     // its health says), and both room instances assigned rooms.
     for key in [
@@ -77,10 +82,10 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             &format!("{key} holds a partition of its group"),
             Duration::from_secs(60),
             || {
-                let url = url.clone();
+                let (http, url) = (http.clone(), url.clone());
                 async move {
                     let body: serde_json::Value =
-                        reqwest::get(&url).await.ok()?.json().await.ok()?;
+                        http.get(&url).send().await.ok()?.json().await.ok()?;
                     let held = body["components"]["kafka"]["partitions"]
                         .as_array()?
                         .iter()
@@ -99,10 +104,10 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             &format!("{key} assigned or released a room"),
             Duration::from_secs(60),
             || {
-                let url = url.clone();
+                let (http, url) = (http.clone(), url.clone());
                 async move {
                     let body: serde_json::Value =
-                        reqwest::get(&url).await.ok()?.json().await.ok()?;
+                        http.get(&url).send().await.ok()?.json().await.ok()?;
                     let applied = body["components"]["kafka"]["applied"].as_u64()?;
                     (applied > 0).then_some(())
                 }

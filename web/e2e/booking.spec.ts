@@ -60,6 +60,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await alice.page.getByRole('button', { name: `Cancel booking ${firstId}` }).focus()
   await alice.page.keyboard.press('Enter')
   await expect(alice.page.getByRole('button', { name: 'Yes, cancel it' })).toBeFocused()
+  await expectAccessible(alice.page, 'the cancel confirmation')
   await alice.page.keyboard.press('Enter')
   await expect(alice.page.getByTestId('booking-status')).toHaveText('CANCELED')
   await expect(alice.page.getByTestId('booking-payment')).toContainText('CANCELED')
@@ -85,7 +86,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
     await expect(alice.page.getByTestId('retry-status')).toContainText(/trying again in \d+ s/)
     await expect(alice.page.getByTestId('retry-status')).toContainText(/Payments are/)
     await shot(alice.page, 'customer-retrying-pay-down')
-  await expectAccessible(alice.page, 'the retry message')
+    await expectAccessible(alice.page, 'the retry message')
   } finally {
     service('pay', 'start')
   }
@@ -146,6 +147,7 @@ test('register, book, follow, watch, cancel, retry while pay is down, privacy', 
   await expect(manager.page.getByTestId('all-bookings')).toBeVisible()
   await expect(manager.page.getByTestId('notifications')).toContainText(`Room ${r2} is assigned to conference ${secondId}.`)
   await shot(manager.page, 'manager-overview')
+  await expectAccessible(manager.page, 'the Manage page with bookings, payments and the feed')
 
   for (const p of [manager, watcher, alice, bob]) await p.context.close()
 })

@@ -91,11 +91,12 @@ export async function expectFitsWidth(page: Page, width: number): Promise<void> 
 }
 
 /**
- * No WCAG 2.1 A/AA violation that axe-core can find on the page as it is now (labels, names,
- * contrast, landmarks, ARIA use). `what` names the state in the failure.
+ * No violation axe-core can find on the page as it is now: the WCAG 2.1 A/AA rules (names and
+ * labels, contrast, ARIA use) and axe's best practices (one main landmark, content inside
+ * landmarks, one h1, heading order). `what` names the state in the failure.
  */
 export async function expectAccessible(page: Page, what: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze()
   const found = results.violations.map(
     (v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.replace(/\n/g, ' ')}`).join('\n')}`,
   )
