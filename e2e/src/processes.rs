@@ -7,7 +7,6 @@ use hifive_stack::{
     issuer,
     supervisor::{Check, Output, Spec},
 };
-use serde_json::Value;
 
 use crate::{SERVICES, SETTLE, System, eventually, machine::service_bin};
 
@@ -253,20 +252,10 @@ impl System {
             .filter(|(service, _, _)| EVENT_DRIVEN.contains(service))
             .map(|(_, key, _)| *key);
         for name in EVENT_DRIVEN.into_iter().chain(replicas) {
-            let url = format!("{}/health/ready", self.url_of(name));
-            let http = self.http.clone();
-            eventually(
-                &format!("{name} joined its group"),
-                Duration::from_secs(60),
-                || {
-                    let (http, url) = (http.clone(), url.clone());
-                    async move {
-                        let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
-                        let kafka = &body["components"]["kafka"];
-                        (kafka["joined"] == true && kafka["status"] == "UP").then_some(())
-                    }
-                },
-            )
+            self.until_ready_report(name, "joined its group", |body| {
+                let kafka = &body["components"]["kafka"];
+                kafka["joined"] == true && kafka["status"] == "UP"
+            })
             .await;
         }
     }

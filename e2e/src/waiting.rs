@@ -29,6 +29,26 @@ impl System {
         }
     }
 
+    /// Polls `/health/ready` of instance `name` (whatever its status code) until `check`
+    /// accepts the report; panics after a minute. Returns the report.
+    pub async fn until_ready_report(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let url = format!("{}/health/ready", self.url_of(name));
+        let check = &check;
+        eventually(&format!("{name}: {what}"), Duration::from_secs(60), || {
+            let (http, url) = (self.http.clone(), url.clone());
+            async move {
+                let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+                check(&body).then_some(body)
+            }
+        })
+        .await
+    }
+
     /// Polls a booking or payment (`path`) until its `status` is `status`.
     pub async fn until_status(&self, path: &str, status: &str) -> Value {
         self.until(&format!("{path} is {status}"), path, |v| {

@@ -9,9 +9,7 @@
     reason = "test code: a failed step fails the test; a scenario reads top to bottom"
 )]
 
-use std::time::Duration;
-
-use e2e::{System, eventually};
+use e2e::System;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_completes_with_three_conference_and_two_room_instances() {
@@ -63,11 +61,6 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
             "{key} took no booking: the gateway does not balance ({health})"
         );
     }
-    // A probe that gets no answer is tried again, within each wait's deadline.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
     // The consumer groups spread the 3 partitions over the instances: each holds some (as
     // its health says), and both room instances assigned rooms.
     for key in [
@@ -77,42 +70,20 @@ async fn the_saga_completes_with_three_conference_and_two_room_instances() {
         "room",
         "room-2",
     ] {
-        let url = format!("{}/health/ready", sys.service(key));
-        eventually(
-            &format!("{key} holds a partition of its group"),
-            Duration::from_secs(60),
-            || {
-                let (http, url) = (http.clone(), url.clone());
-                async move {
-                    let body: serde_json::Value =
-                        http.get(&url).send().await.ok()?.json().await.ok()?;
-                    let held = body["components"]["kafka"]["partitions"]
-                        .as_array()?
-                        .iter()
-                        .filter(|p| p["assigned"] == true)
-                        .count();
-                    (held > 0).then_some(())
-                }
-            },
-        )
+        sys.until_ready_report(key, "holds a partition of its group", |body| {
+            body["components"]["kafka"]["partitions"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|p| p["assigned"] == true))
+        })
         .await;
     }
     // Both room instances applied payments or refunds (assigned or released rooms).
     for key in ["room", "room-2"] {
-        let url = format!("{}/health/ready", sys.service(key));
-        eventually(
-            &format!("{key} assigned or released a room"),
-            Duration::from_secs(60),
-            || {
-                let (http, url) = (http.clone(), url.clone());
-                async move {
-                    let body: serde_json::Value =
-                        http.get(&url).send().await.ok()?.json().await.ok()?;
-                    let applied = body["components"]["kafka"]["applied"].as_u64()?;
-                    (applied > 0).then_some(())
-                }
-            },
-        )
+        sys.until_ready_report(key, "assigned or released a room", |body| {
+            body["components"]["kafka"]["applied"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        })
         .await;
     }
 }
