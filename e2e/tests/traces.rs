@@ -264,6 +264,18 @@ async fn a_rejection_and_a_cancellation_are_traced_from_their_request() {
     );
     assert_eq!(delete.attribute("path"), Some(path.as_str()), "{delete:?}");
     assert_links(&cancellation, delete);
+
+    // Probes make no spans: every instance's /health/ready was polled from the start (until
+    // it was ready, until its consumer joined), and none of it was exported.
+    let probed: Vec<ReceivedSpan> = otlp
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.attribute("path")
+                .is_some_and(|p| p.starts_with("/health/") || p == "/metrics")
+        })
+        .collect();
+    assert!(probed.is_empty(), "probes were traced: {probed:#?}");
 }
 
 /// `hex` as bytes.
